@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/provision/provision/internal/profile"
+	"github.com/provision/provision/internal/reader"
+	"github.com/provision/provision/internal/report"
+	"github.com/provision/provision/internal/state"
+)
+
+func rateText(r float64) string {
+	if r == 0 {
+		return "adaptive"
+	}
+	return fmt.Sprintf("%g/s", r)
+}
+
+// inputName keys the resumption of an unfinished run: the same command over
+// the same file continues it.
+func inputName(file string) string {
+	if file == "-" {
+		return file
+	}
+	if abs, err := filepath.Abs(file); err == nil {
+		return abs
+	}
+	return file
+}
+
+// openState takes the lock, then opens the state file.
+func openState(path string) (*state.Store, func(), error) {
+	unlock, err := state.Lock(path + ".lock")
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := state.Open(context.Background(), path)
+	if err != nil {
+		unlock()
+		return nil, nil, &usageError{err}
+	}
+	return st, func() { unlock() }, nil
+}
+
+// renderReport writes a run's report, in input order, from the state alone.
+func renderReport(ctx context.Context, st *state.Store, run state.Run, path, format string, stdout io.Writer) error {
+	columns := run.Columns
+	if len(columns) == 0 {
+		var err error
+		if columns, err = st.FieldNames(ctx, run.ID); err != nil {
+			return err
+		}
+	}
+	write := func(w io.Writer) error {
+		rw, err := report.New(w, format, columns)
+		if err != nil {
+			return err
+		}
+		err = st.EachRow(context.Background(), run.ID, func(r state.ReportRow) error {
+			return rw.Write(report.Row{Line: r.Line, Status: r.Status, UserProfileID: r.ProfileID, ErrorType: r.ErrorType,
+				ErrorMessage: r.ErrorMessage, Attempts: r.Attempts, RequestID: r.RequestID, Fields: r.Fields})
+		})
+		if cerr := rw.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	if path == "-" {
+		return write(stdout)
+	}
+	if err := report.WriteFileAtomic(path, 0o600, write); err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	return nil
+}
+
+// finish completes the summary, writes the summary and metrics files and
+// prints the summary; it returns the exit code of the run.
+func finish(o *runOptions, log *slog.Logger, stdout io.Writer, sum report.Summary, stopped string, failed bool) (int, error) {
+	sum.Elapsed = time.Since(sum.Started)
+	sum.Stopped = stopped
+	sum.Total = 0
+	for _, n := range sum.Counts {
+		sum.Total += n
+	}
+	code := exitOK
+	switch {
+	case stopped != "" || failed:
+		code = exitStopped
+	case sum.Counts[state.StatusInvalid]+sum.Counts[state.StatusFailed]+sum.Counts[state.StatusPending] > 0:
+		code = exitRows
+	}
+	sum.ExitCode = code
+	var errs []string
+	if o.summaryJSON != "" {
+		if err := sum.WriteJSON(o.summaryJSON); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if o.metricsFile != "" {
+		if err := sum.WriteMetrics(o.metricsFile); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if o.logFormat == "json" {
+		log.Info("summary", "command", sum.Command, "total", sum.Total, "counts", sum.Counts, "error_types", sum.ErrorTypes,
+			"changed", sum.Changed, "reconciled", sum.Reconciled, "elapsed_seconds", sum.Elapsed.Seconds(),
+			"rows_per_second", sum.RowsPerSecond(), "exit_code", code, "report", sum.ReportPath, "stopped", sum.Stopped)
+	} else {
+		fmt.Fprintln(stdout, sum.Text())
+	}
+	if len(errs) > 0 {
+		return exitStopped, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return code, nil
+}
+
+func sumJSON(sum report.Summary, code int) ([]byte, error) {
+	sum.ExitCode = code
+	return json.Marshal(struct {
+		Counts     map[string]int `json:"counts"`
+		ErrorTypes map[string]int `json:"error_types"`
+		Reconciled int            `json:"reconciled"`
+		ExitCode   int            `json:"exit_code"`
+	}{sum.Counts, sum.ErrorTypes, sum.Reconciled, code})
+}
+
+// validateTo reads and checks every row and writes the report as it goes;
+// nothing is sent and the state is not touched. Duplicates are found with a
+// set of identity hashes (16 bytes a row).
+func validateTo(ctx context.Context, rd *reader.Reader, o *runOptions, prog report.Progress) (map[string]int, map[string]int, error) {
+	counts, errTypes := map[string]int{}, map[string]int{}
+	seen := map[[16]byte]int{}
+	first, firstErr := rd.Next()
+	columns := rd.Columns()
+	if columns == nil && firstErr == nil {
+		for _, f := range first.Fields {
+			columns = append(columns, f.Name)
+		}
+	}
+	err := report.WriteFileAtomic(o.reportPath, 0o600, func(w io.Writer) error {
+		rw, err := report.New(w, o.reportFormat, columns)
+		if err != nil {
+			return err
+		}
+		rec, recErr := first, firstErr
+		for ; recErr == nil; rec, recErr = rd.Next() {
+			if ctx.Err() != nil {
+				return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+			}
+			row := report.Row{Line: rec.Line, Status: state.StatusValid, Fields: rec.Fields}
+			p := rec.Problem
+			if p == nil {
+				p = profile.Validate(rec.Request)
+			}
+			if p == nil {
+				key := sha256.Sum256([]byte(rec.Request.Identity()))
+				var k [16]byte
+				copy(k[:], key[:16])
+				if line, dup := seen[k]; dup {
+					p = duplicateProblem(rec.Request, line)
+				} else {
+					seen[k] = rec.Line
+				}
+			}
+			if p != nil {
+				row.Status, row.ErrorType, row.ErrorMessage = state.StatusInvalid, p.Rule, p.At(rec.Line)
+				errTypes[p.Rule]++
+			}
+			counts[row.Status]++
+			prog.Add(row.Status)
+			if err := rw.Write(row); err != nil {
+				return err
+			}
+		}
+		if recErr != io.EOF {
+			return recErr
+		}
+		return rw.Close()
+	})
+	return counts, errTypes, err
+}
+
+func duplicateProblem(r profile.Request, line int) *profile.Problem {
+	if r.ExternalID != nil {
+		return &profile.Problem{Rule: profile.RuleDuplicateExternalID, Field: "external_id", Message: fmt.Sprintf("%q already appears on line %d", *r.ExternalID, line)}
+	}
+	return &profile.Problem{Rule: profile.RuleDuplicateRow, Message: fmt.Sprintf("same content as line %d, which has no external_id to tell them apart", line)}
+}

@@ -1,0 +1,301 @@
+// Package client is the only place that talks to the User Profiles API. It
+// uses the official Go SDK as transport, with the SDK's own retries turned
+// off, and classifies every outcome of a create by whether it is safe to send
+// again: the API has no idempotency key, so a retry decision is a correctness
+// decision, not a convenience.
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	"github.com/anthropics/anthropic-sdk-go/v2/option"
+
+	"github.com/provision/provision/internal/profile"
+)
+
+// Kind is what an outcome means for the row that was sent.
+type Kind int
+
+const (
+	// Created: the profile exists and its id is known.
+	Created Kind = iota
+	// Rejected: the server refused the row (400-class); sending it again is pointless.
+	Rejected
+	// Retry: nothing was created (429, 529, connection never made); safe to send again.
+	Retry
+	// Unknown: the profile may or may not exist (500, 504, timeout or reset after
+	// the request was written); it must be reconciled before it is sent again.
+	Unknown
+	// Fatal: the credentials were refused (401, 403); the whole job must stop.
+	Fatal
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Created:
+		return "created"
+	case Rejected:
+		return "rejected"
+	case Retry:
+		return "retry"
+	case Unknown:
+		return "unknown"
+	case Fatal:
+		return "fatal"
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Result is the classified outcome of one request.
+type Result struct {
+	Kind      Kind
+	Profile   profile.Profile // set when Kind is Created
+	Status    int             // HTTP status; 0 when no answer came
+	ErrorType string          // the API's error type, or connection_error / timeout
+	Message   string          // a sentence for the report; never holds the key
+	RequestID string
+	Header    http.Header // the answer's headers (rate-limit signals); nil without an answer
+}
+
+// Config configures a Client.
+type Config struct {
+	BaseURL     string
+	APIKey      string
+	Timeout     time.Duration // per request; 0 = 30s
+	Concurrency int           // sizes the connection pool
+	UserAgent   string
+}
+
+// Client creates and lists user profiles.
+type Client struct {
+	sdk     anthropic.Client
+	timeout time.Duration
+	key     string
+}
+
+// New returns a client for cfg. It reads nothing from the environment: the
+// caller resolves the key and base URL, so the SDK cannot pick up a
+// credential the user did not choose.
+func New(cfg Config) (*Client, error) {
+	if err := CheckBaseURL(cfg.BaseURL); err != nil {
+		return nil, err
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	conns := max(cfg.Concurrency, 1) * 2
+	transport := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        conns,
+		MaxIdleConnsPerHost: conns,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	opts := []option.RequestOption{
+		option.WithoutEnvironmentDefaults(),
+		option.WithBaseURL(cfg.BaseURL),
+		option.WithAPIKey(cfg.APIKey),
+		option.WithHTTPClient(&http.Client{Transport: transport}),
+		option.WithMaxRetries(0),
+		option.WithHeader("anthropic-beta", profile.BetaHeader),
+	}
+	if cfg.UserAgent != "" {
+		opts = append(opts, option.WithHeader("user-agent", cfg.UserAgent))
+	}
+	return &Client{sdk: anthropic.NewClient(opts...), timeout: timeout, key: cfg.APIKey}, nil
+}
+
+// CheckBaseURL refuses a base URL that would send the key in clear text to
+// another machine: http:// is allowed only to a loopback address.
+func CheckBaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("base URL %q is not an absolute URL", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if host == "localhost" {
+			return nil
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+			return nil
+		}
+		return fmt.Errorf("base URL %q uses http:// to a host that is not loopback; the API key would travel in clear text (use https://)", raw)
+	}
+	return fmt.Errorf("base URL %q: scheme must be https (or http to loopback)", raw)
+}
+
+// Create sends one create request and classifies its outcome.
+func (c *Client) Create(ctx context.Context, req profile.Request) Result {
+	var p profile.Profile
+	res := c.do(ctx, http.MethodPost, "v1/user_profiles", req, &p)
+	if res.Kind == Created {
+		res.Profile = p
+	}
+	return res
+}
+
+// Page is one page of the list endpoint.
+type Page struct {
+	Data     []profile.Profile `json:"data"`
+	NextPage *string           `json:"next_page"`
+}
+
+// ListNewest returns one page of profiles, newest first, starting at cursor
+// ("" for the first page). limit is 1..100.
+func (c *Client) ListNewest(ctx context.Context, cursor string, limit int) (Page, Result) {
+	q := url.Values{"limit": {strconv.Itoa(limit)}, "order": {"desc"}, "order_by": {"created_at"}}
+	if cursor != "" {
+		q.Set("page", cursor)
+	}
+	var page Page
+	res := c.do(ctx, http.MethodGet, "v1/user_profiles?"+q.Encode(), nil, &page)
+	return page, res
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body, into any) Result {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	// The SDK reports a transport error without saying whether the request
+	// reached the wire; the trace does, and that is what makes a failed
+	// create safe to resend or not.
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+	})
+	var raw *http.Response
+	err := c.sdk.Execute(ctx, method, path, body, into, option.WithResponseInto(&raw))
+	res := Classify(err, wrote.Load())
+	if raw != nil {
+		res.Header = raw.Header
+		if res.RequestID == "" {
+			res.RequestID = raw.Header.Get("request-id")
+		}
+		if res.Status == 0 {
+			res.Status = raw.StatusCode
+		}
+	}
+	res.Message = c.redact(res.Message)
+	return res
+}
+
+// redact keeps the key out of any message, whatever a server or a library
+// put in it.
+func (c *Client) redact(s string) string {
+	if c.key == "" || len(c.key) < 4 {
+		return s
+	}
+	return strings.ReplaceAll(s, c.key, "[redacted]")
+}
+
+// Classify maps an SDK error to a Result. wrote says whether the request was
+// written to the connection: a transport failure before that point cannot
+// have created anything.
+func Classify(err error, wrote bool) Result {
+	if err == nil {
+		return Result{Kind: Created, Status: http.StatusOK}
+	}
+	var apiErr *anthropic.Error
+	if errors.As(err, &apiErr) {
+		res := Result{Status: apiErr.StatusCode, RequestID: apiErr.RequestID, ErrorType: string(apiErr.Type())}
+		res.Message = apiMessage(apiErr)
+		var shouldRetry string
+		if apiErr.Response != nil {
+			shouldRetry = apiErr.Response.Header.Get("x-should-retry")
+		}
+		res.Kind = ClassifyStatus(apiErr.StatusCode, shouldRetry)
+		if res.ErrorType == "" {
+			res.ErrorType = "http_" + strconv.Itoa(apiErr.StatusCode)
+		}
+		return res
+	}
+	res := Result{ErrorType: "connection_error", Message: transportMessage(err)}
+	if errors.Is(err, context.DeadlineExceeded) {
+		res.ErrorType = "timeout"
+	}
+	if wrote {
+		res.Kind = Unknown
+	} else {
+		res.Kind = Retry
+	}
+	return res
+}
+
+// ClassifyStatus decides from an HTTP status (and the server's
+// x-should-retry hint) what an error answer means for a create. The hint may
+// make a 4xx retryable or a 429/529 final, but it never makes an unknown
+// outcome safe: a 5xx may have created the profile whatever the header says.
+func ClassifyStatus(status int, shouldRetry string) Kind {
+	var k Kind
+	switch {
+	case status >= 200 && status < 300:
+		return Created
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return Fatal
+	case status == http.StatusTooManyRequests || status == 529:
+		k = Retry
+	case status == http.StatusRequestTimeout || status >= 500:
+		return Unknown
+	default:
+		k = Rejected
+	}
+	switch shouldRetry {
+	case "true":
+		return Retry
+	case "false":
+		return Rejected
+	}
+	return k
+}
+
+func apiMessage(e *anthropic.Error) string {
+	var body struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if raw := e.RawJSON(); raw != "" {
+		_ = json.Unmarshal([]byte(raw), &body)
+	}
+	text := http.StatusText(e.StatusCode)
+	if body.Error.Message != "" {
+		return fmt.Sprintf("%d %s: %s", e.StatusCode, text, body.Error.Message)
+	}
+	return fmt.Sprintf("%d %s", e.StatusCode, text)
+}
+
+// transportMessage describes a transport error without the request URL's
+// query or anything else the error chain may carry.
+func transportMessage(err error) string {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "no answer before the timeout"
+	case errors.Is(err, context.Canceled):
+		return "request cancelled"
+	}
+	return err.Error()
+}

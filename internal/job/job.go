@@ -1,0 +1,441 @@
+// Package job runs the flow of DESIGN.md for one command: it reads the
+// export, admits every row through the state (which decides skip, park or
+// send, and marks rows pending before they are sent), feeds the worker pool,
+// reconciles unknown outcomes in batches, and records every outcome, so that
+// the report can be rendered from the state alone.
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/provision/provision/internal/client"
+	"github.com/provision/provision/internal/profile"
+	"github.com/provision/provision/internal/reader"
+	"github.com/provision/provision/internal/reconcile"
+	"github.com/provision/provision/internal/report"
+	"github.com/provision/provision/internal/state"
+	"github.com/provision/provision/internal/worker"
+)
+
+// API is what a run needs from the server.
+type API interface {
+	worker.Creator
+	reconcile.Lister
+}
+
+// Config is one run's wiring and knobs.
+type Config struct {
+	Input       *reader.Reader
+	InputName   string // the file as given, "-" for stdin; with the command it keys resumption
+	Store       *state.Store
+	API         API
+	Pacer       worker.Pacer
+	Concurrency int
+	MaxAttempts int
+	MaxFailures int // stop after more failed rows than this; 0 = no budget
+	// Batch is how many rows are marked pending in one commit before any of
+	// them is sent, and how many parked rows trigger a reconciliation pass.
+	Batch int
+	// Settle is how long after an unknown attempt the reconciliation waits
+	// before listing, so a request still being processed has finished.
+	Settle time.Duration
+	// ClockMargin widens the listing window for clock differences.
+	ClockMargin time.Duration
+	Progress    report.Progress
+	Logger      *slog.Logger
+	Now         func() time.Time
+}
+
+// Result is how a run ended.
+type Result struct {
+	Run        state.Run
+	Rows       int64 // input rows read
+	Reconciled int   // rows whose unknown outcome a listing resolved
+	Stopped    string
+	Fatal      bool // stopped by refused credentials
+}
+
+// StopError is returned when the run stopped early but recorded everything.
+type StopError struct{ Reason string }
+
+func (e *StopError) Error() string { return "stopped early: " + e.Reason }
+
+type runner struct {
+	cfg  Config
+	run  state.Run
+	log  *slog.Logger
+	now  func() time.Time
+	stop context.CancelCauseFunc
+
+	tasks       chan worker.Task
+	open        atomic.Int64 // rows sent or parked and not yet settled
+	producerEnd atomic.Bool
+	failures    atomic.Int64
+	reconciled  atomic.Int64
+	fatal       atomic.Bool
+
+	mu       sync.Mutex
+	parked   []reconcile.Parked
+	offset   time.Duration // min(server created_at - local send time) seen
+	offsetOK bool
+	recErr   error
+}
+
+// Run provisions every row of the input. stop ends dispatching (first
+// signal); send is the context of requests on the wire (cancelled by a second
+// signal or after the grace period). Every row is recorded in the state
+// before Run returns, whatever happens.
+func Run(stop, send context.Context, cfg Config) (Result, error) {
+	if cfg.Batch <= 0 {
+		cfg.Batch = 64
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ClockMargin <= 0 {
+		cfg.ClockMargin = 60 * time.Second
+	}
+	run, err := cfg.Store.BeginRun("run", cfg.InputName, cfg.Input.Columns())
+	if err != nil {
+		return Result{}, err
+	}
+	if run.Resumed {
+		cfg.Logger.Info("resuming an unfinished run of the same input", "run", run.ID)
+	}
+	stopCtx, cancel := context.WithCancelCause(stop)
+	defer cancel(nil)
+	r := &runner{cfg: cfg, run: run, log: cfg.Logger, now: cfg.Now, stop: cancel,
+		tasks: make(chan worker.Task, cfg.Concurrency)}
+
+	pool := &worker.Pool{Creator: cfg.API, Pacer: cfg.Pacer, Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts, Now: cfg.Now}
+	var wg sync.WaitGroup
+	var rows int64
+	var readErr error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		rows, readErr = r.produce(stopCtx)
+		r.producerEnd.Store(true)
+	}()
+	go func() {
+		defer wg.Done()
+		r.reconcileLoop(stopCtx, send)
+	}()
+	pool.Run(stopCtx, send, r.tasks, r.settle(stopCtx))
+	wg.Wait()
+
+	res := Result{Run: run, Rows: rows, Reconciled: int(r.reconciled.Load()), Fatal: r.fatal.Load()}
+	if cause := context.Cause(stopCtx); stopCtx.Err() != nil && cause != nil {
+		res.Stopped = cause.Error()
+		if errors.Is(cause, context.Canceled) {
+			res.Stopped = "interrupted"
+		}
+	}
+	if err := cfg.Store.Commit(); err != nil {
+		return res, err
+	}
+	if readErr != nil {
+		return res, readErr
+	}
+	if r.recErr != nil {
+		return res, r.recErr
+	}
+	return res, nil
+}
+
+// produce reads every record, admits it, and sends rows in batches: a batch
+// is committed (durably pending) before any of its rows is handed to a
+// worker.
+func (r *runner) produce(stop context.Context) (int64, error) {
+	var seq int64
+	batch := make([]worker.Task, 0, r.cfg.Batch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := r.cfg.Store.Commit(); err != nil {
+			return err
+		}
+		for i, t := range batch {
+			select {
+			case r.tasks <- t:
+			case <-stop.Done():
+				// Not sent: release the rest so the next run sends them without a listing.
+				for _, u := range batch[i:] {
+					r.settleUnsent(u, 0)
+				}
+				batch = batch[:0]
+				return nil
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	for stop.Err() == nil {
+		rec, err := r.cfg.Input.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return seq, errors.Join(fmt.Errorf("reading the input after record %d: %w", seq, err), flush())
+		}
+		seq++
+		in := state.Input{Seq: seq, Line: rec.Line, Fields: rec.Fields, Request: rec.Request, Problem: rec.Problem}
+		if in.Problem == nil {
+			in.Problem = profile.Validate(rec.Request)
+		}
+		d, err := r.cfg.Store.Admit(r.run.ID, in)
+		if err != nil {
+			return seq, err
+		}
+		switch d.Status {
+		case state.Send:
+			r.open.Add(1)
+			batch = append(batch, worker.Task{Seq: seq, Line: rec.Line, Identity: rec.Request.Identity(), Request: rec.Request})
+			if len(batch) == cap(batch) {
+				if err := flush(); err != nil {
+					return seq, err
+				}
+			}
+		case state.StatusPending:
+			r.open.Add(1)
+			r.park(reconcile.Parked{Seq: seq, Line: rec.Line, Identity: rec.Request.Identity(), Request: rec.Request, AttemptAt: d.AttemptAt})
+		default:
+			r.cfg.Progress.Add(d.Status)
+		}
+	}
+	if err := flush(); err != nil {
+		return seq, err
+	}
+	return seq, r.cfg.Store.Commit()
+}
+
+func (r *runner) park(p reconcile.Parked) {
+	r.mu.Lock()
+	r.parked = append(r.parked, p)
+	r.mu.Unlock()
+}
+
+func (r *runner) record(o state.Outcome) {
+	if err := r.cfg.Store.Record(r.run.ID, o); err != nil {
+		r.fail(err)
+	}
+}
+
+// fail stops the run on a state error: nothing more may be sent once
+// outcomes can no longer be recorded.
+func (r *runner) fail(err error) {
+	r.mu.Lock()
+	if r.recErr == nil {
+		r.recErr = err
+	}
+	r.mu.Unlock()
+	r.stop(fmt.Errorf("state error: %w", err))
+}
+
+// finish settles one row for good (in this run).
+func (r *runner) finish(status string) {
+	r.open.Add(-1)
+	r.cfg.Progress.Add(status)
+}
+
+// settleUnsent records a row that was never (successfully) sent: its pending
+// ledger entry is dropped, so the next run sends it without a listing.
+func (r *runner) settleUnsent(t worker.Task, attempts int) {
+	r.record(state.Outcome{Seq: t.Seq, Identity: t.Identity, Status: state.StatusPending, Release: true, Attempts: attempts,
+		ErrorType: "not_sent", ErrorMessage: "the run stopped before this row was sent; the next run sends it"})
+	r.finish(state.StatusPending)
+}
+
+// settle is the pool's done callback: it turns each classified outcome into
+// a recorded status.
+func (r *runner) settle(stop context.Context) func(worker.Done) {
+	return func(d worker.Done) {
+		res := d.Result
+		o := state.Outcome{Seq: d.Seq, Identity: d.Identity, Attempts: d.Attempts, RequestID: res.RequestID,
+			ErrorType: res.ErrorType, ErrorMessage: res.Message}
+		switch {
+		case d.Attempts == 0 || (d.Stopped && res.Kind == client.Retry):
+			r.settleUnsent(d.Task, d.Attempts)
+			return
+		case res.Kind == client.Created:
+			o.Status, o.ProfileID, o.CreatedAt = state.StatusCreated, res.Profile.ID, res.Profile.CreatedAt
+			o.ErrorType, o.ErrorMessage = "", ""
+			r.noteOffset(res.Profile.CreatedAt.Sub(d.Sending))
+			r.record(o)
+			r.finish(state.StatusCreated)
+		case res.Kind == client.Unknown:
+			o.Status = state.StatusPending
+			o.ErrorMessage = res.Message + "; the profile may exist: it is looked up before the row is sent again"
+			r.record(o)
+			if stop.Err() != nil {
+				r.finish(state.StatusPending) // left for the next run to reconcile
+				return
+			}
+			r.park(reconcile.Parked{Seq: d.Seq, Line: d.Line, Identity: d.Identity, Request: d.Request, AttemptAt: d.Sending})
+		default: // Rejected, Fatal, or Retry with the attempts used up
+			o.Status, o.Release = state.StatusFailed, true
+			if res.Kind == client.Retry {
+				o.ErrorMessage = fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, res.Message)
+			}
+			r.record(o)
+			r.finish(state.StatusFailed)
+			if res.Kind == client.Fatal {
+				r.fatal.Store(true)
+				r.stop(fmt.Errorf("the API refused the credentials (%s)", res.Message))
+				return
+			}
+			if n := r.failures.Add(1); r.cfg.MaxFailures > 0 && n > int64(r.cfg.MaxFailures) {
+				r.stop(fmt.Errorf("error budget spent: %d rows failed (--max-failures %d)", n, r.cfg.MaxFailures))
+			}
+		}
+	}
+}
+
+func (r *runner) noteOffset(d time.Duration) {
+	r.mu.Lock()
+	if !r.offsetOK || d < r.offset {
+		r.offset, r.offsetOK = d, true
+	}
+	r.mu.Unlock()
+}
+
+func (r *runner) clockOffset() (time.Duration, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.offset, r.offsetOK
+}
+
+// reconcileLoop owns the end of the run: it reconciles parked rows in
+// batches, sends back those that no listing found, and closes the task
+// channel once the input is read and every row is settled.
+func (r *runner) reconcileLoop(stop, send context.Context) {
+	defer close(r.tasks)
+	rec := &reconcile.Reconciler{Lister: r.cfg.API, Pacer: r.cfg.Pacer, Margin: r.cfg.ClockMargin, Offset: r.clockOffset, Now: r.now}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var firstParked time.Time
+	for {
+		r.mu.Lock()
+		n := len(r.parked)
+		r.mu.Unlock()
+		open := r.open.Load()
+		ended := r.producerEnd.Load()
+		switch {
+		case stop.Err() != nil && n > 0:
+			// Stopping: parked rows stay pending in the state for the next run.
+			for range r.takeParked() {
+				r.finish(state.StatusPending)
+			}
+			continue
+		case ended && open == 0:
+			return
+		case n > 0 && (n >= r.cfg.Batch || (ended && int64(n) == open) || (!firstParked.IsZero() && r.now().Sub(firstParked) > 30*time.Second)):
+			firstParked = time.Time{}
+			r.reconcileBatch(stop, send, rec, r.takeParked())
+			continue
+		case n > 0 && firstParked.IsZero():
+			firstParked = r.now()
+		}
+		<-tick.C
+	}
+}
+
+func (r *runner) takeParked() []reconcile.Parked {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.parked
+	r.parked = nil
+	return p
+}
+
+func (r *runner) reconcileBatch(stop, send context.Context, rec *reconcile.Reconciler, batch []reconcile.Parked) {
+	newest := batch[0].AttemptAt
+	for _, p := range batch {
+		if p.AttemptAt.After(newest) {
+			newest = p.AttemptAt
+		}
+	}
+	if wait := newest.Add(r.cfg.Settle).Sub(r.now()); wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-stop.Done():
+		}
+	}
+	if stop.Err() != nil {
+		for range batch {
+			r.finish(state.StatusPending)
+		}
+		return
+	}
+	start := r.now()
+	found, st, err := rec.Run(stop, batch)
+	r.log.Info("reconciled unknown outcomes", "rows", len(batch), "pages", st.Pages, "listed", st.Listed,
+		"found", st.Found, "multiple", st.Multiple, "not_found", st.NotFound, "elapsed", r.now().Sub(start).Round(time.Millisecond).String())
+	if err != nil {
+		if errors.Is(err, reconcile.ErrFatal) {
+			r.fatal.Store(true)
+		}
+		r.stop(fmt.Errorf("reconciliation: %w", err))
+		for range batch {
+			r.finish(state.StatusPending)
+		}
+		return
+	}
+	var again []worker.Task
+	for _, p := range batch {
+		matches := found[p.Seq]
+		switch {
+		case len(matches) == 1:
+			r.record(state.Outcome{Seq: p.Seq, Identity: p.Identity, Status: state.StatusCreated, ProfileID: matches[0].ID, CreatedAt: matches[0].CreatedAt})
+			r.reconciled.Add(1)
+			r.finish(state.StatusCreated)
+		case len(matches) > 1:
+			// Keep the oldest as the row's profile and name the others: they
+			// are duplicates that someone must look at.
+			oldest := matches[0]
+			ids := make([]string, 0, len(matches))
+			for _, m := range matches {
+				ids = append(ids, m.ID)
+				if m.CreatedAt.Before(oldest.CreatedAt) {
+					oldest = m
+				}
+			}
+			r.record(state.Outcome{Seq: p.Seq, Identity: p.Identity, Status: state.StatusCreated, ProfileID: oldest.ID, CreatedAt: oldest.CreatedAt,
+				ErrorType: "multiple_profiles_match", ErrorMessage: fmt.Sprintf("line %d: %d profiles match this row: %v; kept the oldest", p.Line, len(matches), ids)})
+			r.reconciled.Add(1)
+			r.finish(state.StatusCreated)
+		default:
+			if err := r.cfg.Store.Resend(p.Identity); err != nil {
+				r.fail(err)
+				r.finish(state.StatusPending)
+				continue
+			}
+			again = append(again, worker.Task{Seq: p.Seq, Line: p.Line, Identity: p.Identity, Request: p.Request})
+		}
+	}
+	// The new attempt times are durable before any row goes out again.
+	if err := r.cfg.Store.Commit(); err != nil {
+		r.fail(err)
+	}
+	for _, t := range again {
+		select {
+		case r.tasks <- t:
+		case <-stop.Done():
+			r.finish(state.StatusPending)
+		}
+	}
+}

@@ -1,0 +1,228 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+)
+
+// Progress modes, as accepted by --progress.
+const (
+	ProgressAuto   = "auto"   // a bar when Out is a terminal, log lines otherwise
+	ProgressAlways = "always" // a bar whatever Out is
+	ProgressNever  = "never"  // log lines only
+)
+
+// DefaultProgressInterval is the period of the progress log line when none is given.
+const DefaultProgressInterval = 10 * time.Second
+
+// barInterval throttles the bar: often enough to look live, rarely enough
+// that drawing costs nothing next to the requests.
+const barInterval = 200 * time.Millisecond
+
+// Progress shows a run's progress while it works.
+type Progress interface {
+	// Add counts one finished row with its status; safe for concurrent use.
+	Add(status string)
+	// Close stops the updates and finishes the bar; it is safe to call twice.
+	Close()
+}
+
+// ProgressOptions configures NewProgress.
+type ProgressOptions struct {
+	Out        io.Writer     // where the bar is drawn, normally stderr; nil draws no bar
+	Mode       string        // ProgressAuto (also ""), ProgressAlways or ProgressNever
+	IsTerminal bool          // whether Out is a terminal, for ProgressAuto
+	Total      int           // rows expected, or -1 when unknown (stdin)
+	Interval   time.Duration // period of the log line when there is no bar; 0 means DefaultProgressInterval
+	Logger     *slog.Logger  // receives the log lines; nil logs nothing
+	Quiet      bool          // no log lines
+}
+
+// NewProgress starts showing progress: a bar on a terminal, otherwise a
+// "progress" log line every Interval, otherwise nothing.
+func NewProgress(opts ProgressOptions) Progress {
+	p := &progress{start: time.Now(), total: opts.Total}
+	useBar := opts.Out != nil &&
+		(opts.Mode == ProgressAlways || (opts.Mode == ProgressAuto || opts.Mode == "") && opts.IsTerminal)
+	switch {
+	case useBar:
+		p.bar = newBar(opts.Out, opts.Total)
+		p.run(barInterval, p.drawBar)
+	case opts.Logger != nil && !opts.Quiet:
+		interval := opts.Interval
+		if interval <= 0 {
+			interval = DefaultProgressInterval
+		}
+		logger := opts.Logger
+		p.run(interval, func() { p.logLine(logger) })
+	}
+	return p
+}
+
+// progress counts rows with atomics so that Add, called by every worker,
+// never waits for drawing or logging, which one goroutine does on a ticker.
+type progress struct {
+	done, created, skipped, invalid, failed, pending, valid atomic.Int64
+
+	start time.Time
+	total int
+	bar   *progressbar.ProgressBar
+
+	stop     chan struct{}
+	stopped  chan struct{}
+	once     sync.Once
+	lastDesc string
+	lastDone int64
+}
+
+// Add implements Progress.
+func (p *progress) Add(status string) {
+	switch status {
+	case StatusCreated:
+		p.created.Add(1)
+	case StatusSkipped:
+		p.skipped.Add(1)
+	case StatusInvalid:
+		p.invalid.Add(1)
+	case StatusFailed:
+		p.failed.Add(1)
+	case StatusPending:
+		p.pending.Add(1)
+	case StatusValid:
+		p.valid.Add(1)
+	}
+	p.done.Add(1)
+}
+
+// Close implements Progress.
+func (p *progress) Close() {
+	p.once.Do(func() {
+		if p.stop == nil {
+			return
+		}
+		close(p.stop)
+		<-p.stopped
+		if p.bar == nil {
+			return
+		}
+		p.drawBar()
+		switch {
+		case p.bar.IsFinished():
+			// Reaching the total finished the bar and ended its line.
+		case p.total > 0:
+			// Stopped short of the total: leave the bar where it is.
+			_ = p.bar.Exit()
+		default:
+			_ = p.bar.Finish()
+		}
+	})
+}
+
+// run calls tick every interval until Close.
+func (p *progress) run(interval time.Duration, tick func()) {
+	p.stop = make(chan struct{})
+	p.stopped = make(chan struct{})
+	go func() {
+		defer close(p.stopped)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+				tick()
+			}
+		}
+	}()
+}
+
+// logLine logs the counts so far; a log that is not a terminal gets a line
+// per interval rather than a bar's carriage returns.
+func (p *progress) logLine(logger *slog.Logger) {
+	attrs := []any{slog.Int64("done", p.done.Load())}
+	if p.total >= 0 {
+		attrs = append(attrs, slog.Int("total", p.total))
+	}
+	attrs = append(attrs,
+		slog.Int64("created", p.created.Load()),
+		slog.Int64("skipped", p.skipped.Load()),
+		slog.Int64("invalid", p.invalid.Load()),
+		slog.Int64("failed", p.failed.Load()),
+		slog.Int64("pending", p.pending.Load()),
+		slog.Int64("valid", p.valid.Load()),
+		slog.Float64("rows_per_s", p.rate()),
+	)
+	logger.Info("progress", attrs...)
+}
+
+// rate is the rows finished per second since the start, to one decimal.
+func (p *progress) rate() float64 {
+	elapsed := time.Since(p.start).Seconds()
+	if elapsed <= 0 {
+		return 0
+	}
+	return math.Round(float64(p.done.Load())/elapsed*10) / 10
+}
+
+// drawBar brings the bar up to date; only the ticker goroutine and Close
+// (after the ticker has stopped) call it.
+func (p *progress) drawBar() {
+	if desc := p.describe(); desc != p.lastDesc {
+		p.lastDesc = desc
+		p.bar.Describe(desc)
+	}
+	if done := p.done.Load(); done != p.lastDone {
+		p.lastDone = done
+		// Beyond a total that was wrong the bar stays full; not worth reporting.
+		_ = p.bar.Set64(done)
+	}
+}
+
+// describe is the bar's short tally of the non-zero statuses.
+func (p *progress) describe() string {
+	var parts []string
+	for _, c := range []struct {
+		name string
+		n    *atomic.Int64
+	}{
+		{StatusCreated, &p.created}, {StatusSkipped, &p.skipped}, {StatusValid, &p.valid},
+		{StatusInvalid, &p.invalid}, {StatusFailed, &p.failed}, {StatusPending, &p.pending},
+	} {
+		if n := c.n.Load(); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, c.name))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// newBar builds the terminal bar; an unknown or zero total shows a spinner
+// with the count.
+func newBar(out io.Writer, total int) *progressbar.ProgressBar {
+	n := int64(total)
+	if n <= 0 {
+		n = -1
+	}
+	return progressbar.NewOptions64(n,
+		progressbar.OptionSetWriter(out),
+		progressbar.OptionSetWidth(20),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("rows"),
+		progressbar.OptionSpinnerType(14),
+		// The ticker redraws; the bar's own spinner goroutine would outlive
+		// a bar that never finishes.
+		progressbar.OptionSetSpinnerChangeInterval(0),
+		progressbar.OptionShowDescriptionAtLineEnd(),
+		progressbar.OptionSetRenderBlankState(true),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(out) }),
+	)
+}
