@@ -7,8 +7,9 @@ package worker
 import (
 	"context"
 	"math/rand/v2"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/provision/provision/internal/client"
 	"github.com/provision/provision/internal/governor"
@@ -63,18 +64,16 @@ type Pool struct {
 // caller cancels only to abandon them. done is called once per task, from the
 // worker goroutines.
 func (p *Pool) Run(stop, send context.Context, tasks <-chan Task, done func(Done)) {
-	n := max(p.Concurrency, 1)
-	var wg sync.WaitGroup
-	wg.Add(n)
-	for range n {
-		go func() {
-			defer wg.Done()
+	var g errgroup.Group
+	for range max(p.Concurrency, 1) {
+		g.Go(func() error {
 			for t := range tasks {
 				done(p.one(stop, send, t))
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // workers return no errors: every outcome goes to done
 }
 
 func (p *Pool) one(stop, send context.Context, t Task) Done {
