@@ -1,0 +1,194 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/provision/provision/internal/profile"
+)
+
+func open(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func req(ext, name string) profile.Request {
+	r := profile.Request{Name: profile.Str(name)}
+	if ext != "" {
+		r.ExternalID = profile.Str(ext)
+	}
+	return r
+}
+
+func admit(t *testing.T, s *Store, run int64, seq int64, r profile.Request) Decision {
+	t.Helper()
+	d, err := s.Admit(run, Input{Seq: seq, Line: int(seq) + 1, Request: r, Fields: []profile.Field{{Name: "n", Value: "v"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestAdmitDecisions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s := open(t, path)
+	defer s.Close()
+	run1, err := s.BeginRun("run", "a.csv", []string{"n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := admit(t, s, run1.ID, 1, req("u1", "One")); d.Status != Send {
+		t.Fatalf("new row: %+v", d)
+	}
+	if d := admit(t, s, run1.ID, 2, req("u1", "Other")); d.Status != StatusInvalid || d.ErrorType != profile.RuleDuplicateExternalID || !strings.Contains(d.ErrorMessage, "line 2") {
+		t.Fatalf("duplicate external_id: %+v", d)
+	}
+	if d := admit(t, s, run1.ID, 3, req("", "Anon")); d.Status != Send {
+		t.Fatalf("row without id: %+v", d)
+	}
+	if d := admit(t, s, run1.ID, 4, req("", "Anon")); d.Status != StatusInvalid || d.ErrorType != profile.RuleDuplicateRow {
+		t.Fatalf("duplicate content: %+v", d)
+	}
+	if d, _ := s.Admit(run1.ID, Input{Seq: 5, Line: 6, Problem: &profile.Problem{Rule: "field_count", Message: "x"}}); d.Status != StatusInvalid || d.ErrorMessage != "line 6: x" {
+		t.Fatalf("problem row: %+v", d)
+	}
+	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := s.Record(run1.ID, Outcome{Seq: 1, Identity: req("u1", "One").Identity(), Status: StatusCreated, ProfileID: "uprof_1", CreatedAt: created, Attempts: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// Row 3 ends unknown: it stays pending in the ledger.
+	if err := s.Record(run1.ID, Outcome{Seq: 3, Identity: req("", "Anon").Identity(), Status: StatusPending, Attempts: 1, ErrorType: "api_error"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishRun(run1.ID, 5, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	run2, err := s.BeginRun("run", "b.csv", nil)
+	if err != nil || run2.Resumed || run2.ID == run1.ID {
+		t.Fatalf("second run: %+v %v", run2, err)
+	}
+	if d := admit(t, s, run2.ID, 1, req("u1", "One")); d.Status != StatusSkipped || d.ProfileID != "uprof_1" || d.ErrorType != "" {
+		t.Fatalf("provisioned row: %+v", d)
+	}
+	if d := admit(t, s, run2.ID, 2, req("u2", "Two")); d.Status != Send {
+		t.Fatalf("new row in the second run: %+v", d)
+	}
+	if d := admit(t, s, run2.ID, 3, req("", "Anon")); d.Status != StatusPending || d.AttemptAt.IsZero() {
+		t.Fatalf("row with an unknown outcome must be parked: %+v", d)
+	}
+	changed := req("u1", "One")
+	changed.Metadata = map[string]string{"plan": "pro"}
+	run3, _ := s.BeginRun("run", "c.csv", nil)
+	if d := admit(t, s, run3.ID, 1, changed); d.Status != StatusSkipped || d.ErrorType != ErrorProfileChanged || !strings.Contains(d.ErrorMessage, "metadata.plan") {
+		t.Fatalf("changed row: %+v", d)
+	}
+}
+
+// TestPendingIsDurableBeforeSend: once Admit's batch is committed, a crash
+// (the store is dropped without recording anything) leaves the row pending
+// for the next run, which must not send it blindly.
+func TestPendingIsDurableBeforeSend(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s := open(t, path)
+	run, _ := s.BeginRun("run", "a.csv", nil)
+	if d := admit(t, s, run.ID, 1, req("u1", "One")); d.Status != Send {
+		t.Fatal(d)
+	}
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// Simulate a crash: close the connections without any further commit.
+	s.conn.Close()
+	s.db.Close()
+
+	s = open(t, path)
+	defer s.Close()
+	again, err := s.BeginRun("run", "a.csv", nil)
+	if err != nil || !again.Resumed || again.ID != run.ID {
+		t.Fatalf("the unfinished run was not resumed: %+v %v", again, err)
+	}
+	if d := admit(t, s, again.ID, 1, req("u1", "One")); d.Status != StatusPending {
+		t.Fatalf("after a crash the row must be parked for reconciliation, got %+v", d)
+	}
+}
+
+func TestReleaseAndFailedDropThePendingEntry(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "s.db"))
+	defer s.Close()
+	run, _ := s.BeginRun("run", "a.csv", nil)
+	for i, o := range []Outcome{
+		{Status: StatusFailed, ErrorType: "invalid_request_error"},
+		{Status: StatusPending, Release: true, ErrorType: "not_sent"},
+	} {
+		r := req("", "x"+string(rune('a'+i)))
+		admit(t, s, run.ID, int64(i+1), r)
+		o.Seq, o.Identity = int64(i+1), r.Identity()
+		if err := s.Record(run.ID, o); err != nil {
+			t.Fatal(err)
+		}
+		next, _ := s.BeginRun("run", "other.csv", nil)
+		if d := admit(t, s, next.ID, 1, r); d.Status != Send {
+			t.Errorf("%s: the next run must send the row again, got %+v", o.Status, d)
+		}
+	}
+}
+
+func TestEachRowInInputOrderAndCounts(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "s.db"))
+	defer s.Close()
+	run, _ := s.BeginRun("run", "a.csv", nil)
+	for _, seq := range []int64{3, 1, 2} {
+		admit(t, s, run.ID, seq, req("u"+string(rune('0'+seq)), "n"))
+	}
+	var seqs []int64
+	if err := s.EachRow(context.Background(), run.ID, func(r ReportRow) error {
+		seqs = append(seqs, r.Seq)
+		if len(r.Fields) != 1 || r.Fields[0].Value != "v" {
+			t.Errorf("fields %+v", r.Fields)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seqs) != 3 || seqs[0] != 1 || seqs[2] != 3 {
+		t.Fatalf("order %v", seqs)
+	}
+	byStatus, _, err := s.Counts(context.Background(), run.ID)
+	if err != nil || byStatus[StatusPending] != 3 {
+		t.Fatalf("counts %v %v", byStatus, err)
+	}
+}
+
+func TestLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db.lock")
+	unlock, err := Lock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Lock(path)
+	var le *LockedError
+	if !errors.As(err, &le) || le.PID != os.Getpid() || le.Since.IsZero() {
+		t.Fatalf("second lock: %v", err)
+	}
+	if info, _ := os.Stat(path); info.Mode().Perm() != 0o600 {
+		t.Errorf("lock mode %v", info.Mode().Perm())
+	}
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err = Lock(path)
+	if err != nil {
+		t.Fatalf("after unlock: %v", err)
+	}
+	unlock()
+}
