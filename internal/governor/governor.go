@@ -1,0 +1,260 @@
+// Package governor paces every request of a run through one shared, adaptive
+// limiter (invariant 3 of DESIGN.md): a 429 slows all workers, not only the
+// one that saw it, and without a --rate the governor finds the server's limit
+// by itself.
+//
+// The next pace is decided by a pure function, nextState, of the current
+// state, one answer's Signal and the time; the Governor wraps it in a mutex
+// and applies the pace to a golang.org/x/time/rate limiter. The limiter's burst
+// is 1 by default: evenly spaced requests never empty a small server bucket
+// the way bursts do. Slots are reserved at most horizon (50 ms) ahead, so a
+// change of pace applies within 50 ms, and a timer that fires late on a busy
+// machine is made up for by the other workers instead of delaying every slot.
+//
+// Three signals are used, strongest first:
+//
+//   - A 429 (or 503/529) lowers the pace (by half in slow start, by 0.7, or by
+//     0.9 when it came while probing near the last limit) and, with a
+//     retry-after, pauses every worker until that has passed. The requests in
+//     flight when the bucket ran dry come back refused together, so only the
+//     first refusal of an episode counts: those arriving while paused or
+//     within hardWindow of the last decrease change nothing.
+//   - The bucket's level, anthropic-ratelimit-requests-remaining out of
+//     -limit, falls as soon as the pace exceeds the refill rate, long before
+//     the server refuses anything. The pace grows only while the bucket is
+//     nearly full (a fifth, or one token, missing) and holds while it is
+//     partly drained. Once it is more than half empty the pace drops by 0.9
+//     (at most once per softWindow), but only if the level keeps falling, by
+//     two tokens at once or at all over a softWindow: requests that reach the
+//     server in a clump empty a few tokens even under the limit, and just
+//     under it the bucket fills again slowly, so a low level alone would cut
+//     a correct --rate 98 for nothing. Discovery ends, with a 0.75 cut, at the
+//     same sign. The pace so settles at the refill rate without 429s.
+//   - The refill rate itself, (limit − remaining) / (reset − now), sets the
+//     pace directly when it can be trusted, less up to a tenth as the bucket
+//     empties so the pace settles where the level holds steady. reset may
+//     have whole-second resolution and the answer's transit shifts it, so the
+//     estimate counts only when the bucket needs at least minEstimateSpan to
+//     refill: true of per-minute API limits, never of a 100 ms emulator
+//     bucket, where the level does the work. ParseHeaders corrects reset by
+//     the Date header when the clocks differ by seconds.
+//
+// Growth is per second of good answers, not per answer, so 16 workers grow
+// the pace no faster than one. Discovery (slow start) doubles the pace every
+// slowStartDoubling while the bucket is nearly full; afterwards the pace grows
+// by 10%/s, then by 1%/s from just under the mark (the pace at which the limit
+// last showed), like CUBIC's plateau: it returns quickly and then creeps.
+// Without rate-limit headers a 429 is the only sign and each costs a pause, so
+// growth is slower still (3%/s, then 0.25%/s). The pace never passes the
+// ceiling, nor twice the measured rate of answers (four times in slow start):
+// a pace the workers can't use is never tested and would overshoot once they
+// could. With a ceiling the governor starts at it, so a --rate just under the
+// server's limit is used from the first request.
+//
+// retry-after is in whole seconds, so a 1 s pause can follow a bucket that is
+// empty for 10 ms, and at 100/s that costs 100 requests. The pause is honoured
+// (the server asked for it), but it lowers the pace only once, and the level
+// keeps such pauses rare: in the simulations with headers there is none under
+// --rate 98 and at most one, where discovery overshoots, without it.
+//
+// sim_test.go drives this same code against a simulated token-bucket server
+// (100/s, burst 10, 20 ms latency, 16 workers, and variants) in simulated time.
+package governor
+
+import (
+	"context"
+	"math"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// horizon is how far ahead slots are reserved: the lateness of a timer that
+// the other workers make up for, and the most a change of pace is delayed by.
+const horizon = 50 * time.Millisecond
+
+// Config sets up a Governor. The zero value discovers the limit, starting at 20/s.
+type Config struct {
+	Ceiling float64                                          // requests/s never exceeded; 0 = no ceiling (discover the limit)
+	Initial float64                                          // starting pace when there is no ceiling; 0 = 20/s
+	Burst   int                                              // limiter burst; 0 = 1 (even spacing)
+	Now     func() time.Time                                 // clock; nil = time.Now
+	Sleep   func(ctx context.Context, d time.Duration) error // waits d or until ctx is done; nil = a timer
+}
+
+// Stats counts what the governor has seen and done.
+type Stats struct {
+	Throttled  int64   // 429 answers seen
+	Overloaded int64   // 503 and 529 answers seen
+	Pauses     int64   // global pauses started to honour a retry-after
+	Decreases  int64   // times the pace was lowered
+	Rate       float64 // current pace, requests/s
+	MinRate    float64 // lowest pace so far, requests/s
+}
+
+// Governor is the one pacing limiter that every worker of a run shares.
+type Governor struct {
+	cfg  Config
+	turn chan struct{} // holds one token: whoever has it is the next request out
+
+	mu  sync.Mutex
+	st  state
+	lim *rate.Limiter
+}
+
+// New returns a Governor for cfg, filling in the defaults.
+func New(cfg Config) *Governor {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
+	}
+	if cfg.Burst < 1 {
+		cfg.Burst = 1
+	}
+	if cfg.Ceiling < 0 || math.IsNaN(cfg.Ceiling) || math.IsInf(cfg.Ceiling, 0) {
+		cfg.Ceiling = 0
+	}
+	if cfg.Initial <= 0 || math.IsNaN(cfg.Initial) || math.IsInf(cfg.Initial, 0) {
+		cfg.Initial = defaultInitial
+	}
+	now := cfg.Now()
+	st := initialState(cfg, now)
+	g := &Governor{cfg: cfg, turn: make(chan struct{}, 1), st: st, lim: rate.NewLimiter(rate.Limit(st.rate), cfg.Burst)}
+	g.turn <- struct{}{}
+	return g
+}
+
+// Wait blocks until one request may go out: after any global pause and at the
+// current pace. It returns ctx.Err() if ctx is done first.
+//
+// Workers queue for a single turn (FIFO, as a channel's receivers are), and
+// the worker holding it takes the next slot of the limiter only once that
+// slot is within horizon; it then hands the turn on and sleeps to its slot.
+// Were every worker to reserve a slot on arrival, 16 workers would hold slots
+// up to 16 intervals ahead at the pace of when they asked, and a change of
+// pace would reach the server only after all of them had gone out. Were only
+// one slot reserved at a time, a timer firing late on a busy machine would
+// delay every later slot, and the pace would never be reached.
+func (g *Governor) Wait(ctx context.Context) error {
+	for {
+		select {
+		case <-g.turn:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		d, res, err := g.takeSlot(ctx)
+		g.turn <- struct{}{}
+		if err != nil {
+			return err
+		}
+		if d > 0 {
+			if err := g.cfg.Sleep(ctx, d); err != nil {
+				res.CancelAt(g.cfg.Now())
+				return err
+			}
+		}
+		// A pause that began while this worker slept to its slot applies to
+		// it too; afterwards it queues again, so the workers resume at the
+		// pace rather than all at once.
+		if g.pauseLeft(g.cfg.Now()) == 0 {
+			return nil
+		}
+	}
+}
+
+// takeSlot, called with the turn held, waits out any pause and reserves the
+// next slot once it is within horizon, returning the delay until it.
+func (g *Governor) takeSlot(ctx context.Context) (time.Duration, *rate.Reservation, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return 0, nil, err
+		}
+		d, res := g.admitAt(g.cfg.Now())
+		if res != nil {
+			return d, res, nil
+		}
+		if err := g.cfg.Sleep(ctx, d); err != nil {
+			return 0, nil, err
+		}
+	}
+}
+
+// admitAt reserves the next slot of the limiter and returns the delay until
+// it, or, when there is a pause or the slot is beyond horizon, returns how long
+// to wait before asking again (and no reservation).
+func (g *Governor) admitAt(now time.Time) (time.Duration, *rate.Reservation) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if now.Before(g.st.pausedUntil) {
+		return g.st.pausedUntil.Sub(now), nil
+	}
+	// The limiter's tokens go negative by the slots already reserved; the
+	// next slot is where they are back to one.
+	next := time.Duration((1 - g.lim.TokensAt(now)) / g.st.rate * float64(time.Second))
+	if next > horizon {
+		return next - horizon, nil
+	}
+	res := g.lim.ReserveN(now, 1)
+	return res.DelayFrom(now), res
+}
+
+func (g *Governor) pauseLeft(now time.Time) time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return max(g.st.pausedUntil.Sub(now), 0)
+}
+
+// Observe feeds one answer to the governor. Every worker calls it after every
+// answer; it is safe for concurrent use.
+func (g *Governor) Observe(s Signal) {
+	g.observeAt(s, g.cfg.Now())
+}
+
+func (g *Governor) observeAt(s Signal, now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	old := g.st.rate
+	g.st = nextState(g.st, s, now, g.cfg)
+	if g.st.rate != old {
+		g.lim.SetLimitAt(now, rate.Limit(g.st.rate))
+	}
+}
+
+// Rate returns the current pace in requests per second.
+func (g *Governor) Rate() float64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.st.rate
+}
+
+// Stats returns the counts so far and the current and lowest pace.
+func (g *Governor) Stats() Stats {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return Stats{
+		Throttled:  g.st.throttled,
+		Overloaded: g.st.overloaded,
+		Pauses:     g.st.pauses,
+		Decreases:  g.st.decreases,
+		Rate:       g.st.rate,
+		MinRate:    g.st.minSeen,
+	}
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
