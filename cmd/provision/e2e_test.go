@@ -227,3 +227,28 @@ func TestFailedRowsAreRetriedByTheNextRun(t *testing.T) {
 		t.Fatalf("second run created %d profiles, want 2", n)
 	}
 }
+
+// TestReportRendersTheLastRunAgain: the report comes from the state alone.
+func TestReportRendersTheLastRunAgain(t *testing.T) {
+	e := startEmulator(t)
+	w := newWorkdir(t, e)
+	content, _ := hostileExport()
+	input := w.write("users.csv", content)
+	if res := w.run("run", input, "--report", "first.csv"); res.code != exitRows {
+		t.Fatalf("exit %d\n%s", res.code, res.stderr)
+	}
+	res := w.run("report")
+	if res.code != exitOK {
+		t.Fatalf("report: exit %d\n%s", res.code, res.stderr)
+	}
+	if want := readFile(t, w.path("first.csv")); res.stdout != want {
+		t.Errorf("report differs from the run's:\n%s\nwant:\n%s", res.stdout, want)
+	}
+	if res := w.run("report", "--report", "again.jsonl"); res.code != exitOK || !strings.Contains(readFile(t, w.path("again.jsonl")), `"status":"created"`) {
+		t.Errorf("JSONL report: exit %d %s", res.code, res.stderr)
+	}
+	empty := newWorkdir(t, nil)
+	if res := empty.run("report"); res.code != exitUsage || !strings.Contains(res.stderr, "nothing has run yet") {
+		t.Errorf("report without a state: exit %d %s", res.code, res.stderr)
+	}
+}
