@@ -223,7 +223,11 @@ func TestSignals(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(1000 * time.Millisecond)
+			// Signal once the run is well under way, however slow the machine.
+			deadline := time.Now().Add(30 * time.Second)
+			for e.stats(t).Created < 20 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
 			start := time.Now()
 			for range signals {
 				_ = cmd.Process.Signal(syscall.SIGTERM)
