@@ -1,0 +1,351 @@
+package reader
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/provision/provision/internal/profile"
+)
+
+// Fields are parsed with encoding/csv rather than gocsv: gocsv decodes into
+// structs whose columns are fixed at compile time, while an export's columns
+// are only known from its header and the --map flags; its CSVReader
+// interface is encoding/csv's Read method and adds nothing here.
+
+// plan is where each request field comes from in a CSV record: a column
+// index, or -1 when no column feeds the field.
+type plan struct {
+	externalID, name, relationship, metadata int
+	metaKeys                                 []metaColumn
+}
+
+// metaColumn is a column that sets one metadata key.
+type metaColumn struct {
+	col int
+	key string
+}
+
+// sentinel is an error that can be a constant.
+type sentinel string
+
+func (s sentinel) Error() string { return string(s) }
+
+// errBlank marks a record csv skipped as an empty line.
+const errBlank sentinel = "blank record"
+
+// openCSV settles the delimiter, reads and checks the header, and plans
+// which column feeds which request field.
+func (r *Reader) openCSV(opts Options) error {
+	if opts.Delimiter != 0 {
+		if err := validDelimiter(opts.Delimiter); err != nil {
+			return err
+		}
+		r.delim = byte(opts.Delimiter)
+	} else {
+		text, err := r.in.Peek(sniffSize)
+		if err != nil && err != io.EOF {
+			return err
+		}
+		r.delim = detectDelimiter(text)
+	}
+	r.newCSV()
+
+	var sp span
+	var rec []string
+	for {
+		var err error
+		sp, err = r.nextSpan()
+		if err == io.EOF {
+			return nil // an empty input has no header and no records
+		}
+		if err != nil {
+			return err
+		}
+		if sp.tooLong {
+			return usagef("line %d: the header is longer than %s; is this a CSV file?", sp.line, sizeText(r.max))
+		}
+		rec, err = r.parse(sp)
+		if err == errBlank {
+			continue
+		}
+		if pe := parseError(err); pe != nil {
+			return usagef("line %d: the header is not valid CSV: %s", sp.line, syntaxMessage(pe, sp))
+		}
+		if err != nil {
+			return err
+		}
+		break
+	}
+
+	header := make([]string, len(rec))
+	var empty []string
+	seen := make(map[string]int, len(rec))
+	for i, c := range rec {
+		c = strings.TrimSpace(c)
+		header[i] = c
+		switch prev, dup := seen[c]; {
+		case c == "":
+			empty = append(empty, fmt.Sprint(i+1))
+		case !utf8.ValidString(c):
+			return usagef("line %d: header column %d is not valid UTF-8; check --encoding", sp.line, i+1)
+		case dup:
+			return usagef("line %d: the header has two columns named %q (columns %d and %d); rename one of them", sp.line, c, prev+1, i+1)
+		}
+		seen[c] = i
+	}
+	if len(empty) > 0 {
+		return usagef("line %d: the header has an empty column name (column %s of %d); give every column a name",
+			sp.line, strings.Join(empty, ", "), len(header))
+	}
+	for _, col := range opts.Mapping.order {
+		if _, ok := seen[col]; !ok {
+			return usagef("--map %s=%s: the header has no column %q; the columns are: %s",
+				opts.Mapping.byColumn[col], col, col, listColumns(header))
+		}
+	}
+
+	r.header = header
+	r.plan = plan{externalID: -1, name: -1, relationship: -1, metadata: -1}
+	for i, c := range header {
+		f := opts.Mapping.resolve(c)
+		switch f.kind {
+		case kindExternalID:
+			r.plan.externalID = i
+		case kindName:
+			r.plan.name = i
+		case kindRelationship:
+			r.plan.relationship = i
+		case kindMetadata:
+			r.plan.metadata = i
+		case kindMetadataKey:
+			r.plan.metaKeys = append(r.plan.metaKeys, metaColumn{col: i, key: f.key})
+		default:
+			r.unused = append(r.unused, c)
+		}
+	}
+	return nil
+}
+
+// listColumns renders a header for a message, shortened when it is wide.
+func listColumns(header []string) string {
+	const show = 20
+	if len(header) <= show {
+		return strings.Join(header, ", ")
+	}
+	return strings.Join(header[:show], ", ") + fmt.Sprintf(", … (%d more)", len(header)-show)
+}
+
+// newCSV starts a csv.Reader on the gate; it is also how the reader recovers
+// if csv and the splitter ever disagree about where a record ends.
+func (r *Reader) newCSV() {
+	c := csv.NewReader(&r.gate)
+	c.Comma = rune(r.delim)
+	c.FieldsPerRecord = -1 // counts are checked here, to report them as row problems
+	c.ReuseRecord = true
+	r.csv = c
+	r.fed = 0
+}
+
+// nextSpan returns the next record that is not a blank line.
+func (r *Reader) nextSpan() (span, error) {
+	for {
+		sp, err := r.readSpan()
+		if err != nil || sp.tooLong || !isBlank(sp.text) {
+			return sp, err
+		}
+	}
+}
+
+// parse has csv split one record into fields. The returned slice is reused
+// by the next call.
+func (r *Reader) parse(sp span) ([]string, error) {
+	r.gate.b = sp.text
+	r.gate.drained = false
+	r.fed += int64(len(sp.text))
+	rec, err := r.csv.Read()
+	if r.csv.InputOffset() != r.fed || (r.gate.drained && !sp.atEOF) {
+		r.resyncs++
+		r.gate.b = nil
+		r.newCSV()
+	}
+	if err == io.EOF {
+		return nil, errBlank // e.g. a lone "\r" at the end of the input
+	}
+	return rec, err
+}
+
+func (r *Reader) nextCSV() (Record, error) {
+	if r.header == nil {
+		return Record{}, io.EOF
+	}
+	sp, err := r.nextSpan()
+	for err == nil {
+		if sp.tooLong {
+			return Record{Line: sp.line, Problem: tooLong(r.max)}, nil
+		}
+		rec, perr := r.parse(sp)
+		if perr == nil {
+			return r.csvRecord(sp.line, rec), nil
+		}
+		if pe := parseError(perr); pe != nil {
+			return Record{Line: sp.line, Problem: &profile.Problem{Rule: RuleCSVSyntax, Message: syntaxMessage(pe, sp)}}, nil
+		}
+		if perr != errBlank {
+			return Record{}, perr
+		}
+		sp, err = r.nextSpan()
+	}
+	return Record{}, err
+}
+
+// csvRecord turns one parsed record into a Record.
+func (r *Reader) csvRecord(line int, rec []string) Record {
+	// One allocation holds the fields and, past their capacity where no
+	// append can reach, the three strings the request points to.
+	n := len(r.header)
+	all := make([]profile.Field, n+3)
+	fields := all[:n:n]
+	for i, name := range r.header {
+		fields[i].Name = name
+		if i < len(rec) {
+			fields[i].Value = rec[i]
+		}
+	}
+	out := Record{Line: line, Fields: fields}
+	if len(rec) != len(r.header) {
+		out.Problem = &profile.Problem{
+			Rule:    RuleFieldCount,
+			Message: fmt.Sprintf("%d fields, the header has %d", len(rec), len(r.header)),
+		}
+		return out
+	}
+	out.Request, out.Problem = r.request(rec, all[n:])
+	return out
+}
+
+// request maps a record with as many fields as the header to a request;
+// the string fields point into the three slots given.
+func (r *Reader) request(rec []string, slots []profile.Field) (profile.Request, *profile.Problem) {
+	var req profile.Request
+	for slot, col := range [3]int{r.plan.externalID, r.plan.name, r.plan.relationship} {
+		if col < 0 || rec[col] == "" {
+			continue
+		}
+		slots[slot].Value = rec[col]
+		switch slot {
+		case 0:
+			req.ExternalID = &slots[0].Value
+		case 1:
+			req.Name = &slots[1].Value
+		case 2:
+			req.Relationship = &slots[2].Value
+		}
+	}
+	hasJSON := false
+	if col := r.plan.metadata; col >= 0 && rec[col] != "" {
+		m, prob := metadataCell(rec[col], r.header[col])
+		if prob != nil {
+			return profile.Request{}, prob
+		}
+		req.Metadata = m
+		hasJSON = m != nil
+	}
+	for _, mc := range r.plan.metaKeys {
+		v := rec[mc.col]
+		if v == "" {
+			continue
+		}
+		if req.Metadata == nil {
+			req.Metadata = make(map[string]string, len(r.plan.metaKeys))
+		} else if _, dup := req.Metadata[mc.key]; dup && hasJSON {
+			// Column names are unique, so the key came from the JSON column.
+			return profile.Request{}, conflict(r.header[mc.col], mc.key, "column", r.header[r.plan.metadata])
+		}
+		req.Metadata[mc.key] = v
+	}
+	return req, nil
+}
+
+// conflict reports a metadata key set both by its own column (or key) and by
+// the metadata JSON object.
+func conflict(field, key, unit, jsonName string) *profile.Problem {
+	return &profile.Problem{
+		Rule:    RuleMetadataConflict,
+		Field:   field,
+		Message: fmt.Sprintf("metadata key %q is also set by the %s %q; set it in one place", key, unit, jsonName),
+	}
+}
+
+// metadataCell parses a CSV cell holding a JSON object of strings. null and
+// {} leave metadata absent.
+func metadataCell(cell, name string) (map[string]string, *profile.Problem) {
+	b := []byte(cell)
+	bad := func(format string, args ...any) *profile.Problem {
+		return &profile.Problem{Rule: RuleMetadataInvalidJSON, Field: name, Message: fmt.Sprintf(format, args...)}
+	}
+	if msg := jsonSyntax(b); msg != "" {
+		return nil, bad(`not valid JSON: %s; write a JSON object of strings, e.g. {"plan":"pro"}`, msg)
+	}
+	b = trimJSONSpace(b)
+	switch b[0] {
+	case 'n':
+		return nil, nil
+	case '{':
+	default:
+		return nil, bad(`must be a JSON object of strings, found %s`, kindOf(b))
+	}
+	m, badKey, badVal := stringObject(b)
+	if badVal != nil {
+		return nil, bad("key %q must have a string value, found %s", badKey, kindOf(badVal))
+	}
+	return m, nil
+}
+
+// parseError returns err as a csv parse error, or nil. It is a function of
+// its own because the target of errors.As escapes: inlined in the read loop
+// it would cost an allocation on every record.
+func parseError(err error) *csv.ParseError {
+	var pe *csv.ParseError
+	if err != nil && errors.As(err, &pe) {
+		return pe
+	}
+	return nil
+}
+
+// syntaxMessage explains a csv parse error and how to fix the field.
+func syntaxMessage(pe *csv.ParseError, sp span) string {
+	where := fmt.Sprintf("column %d", runeColumn(sp.text, pe.Line-pe.StartLine, pe.Column))
+	if pe.Line != pe.StartLine {
+		where = fmt.Sprintf("line %d, %s", sp.line+pe.Line-pe.StartLine, where)
+	}
+	switch {
+	case errors.Is(pe.Err, csv.ErrBareQuote):
+		return fmt.Sprintf(`bare " in a field that does not start with a quote (%s); quote the whole field and double the quotes inside it`, where)
+	case sp.unclosed:
+		return `a quoted field is never closed, so the rest of the input was read into it; close the quote or double the quotes inside the field`
+	case errors.Is(pe.Err, csv.ErrQuote):
+		return fmt.Sprintf(`unexpected " in a quoted field (%s); a quote inside a quoted field must be doubled ("")`, where)
+	}
+	return fmt.Sprintf("%v (%s)", pe.Err, where)
+}
+
+// runeColumn turns csv's byte column on the given line of a record (0 is
+// the first line) into a character column.
+func runeColumn(text []byte, line, col int) int {
+	for ; line > 0; line-- {
+		i := bytes.IndexByte(text, '\n')
+		if i < 0 {
+			return col
+		}
+		text = text[i+1:]
+	}
+	if col-1 > len(text) || col < 1 {
+		return col
+	}
+	return 1 + utf8.RuneCount(text[:col-1])
+}
