@@ -166,7 +166,7 @@ func validateTo(ctx context.Context, rd *reader.Reader, o *runOptions, prog repo
 				var k [16]byte
 				copy(k[:], key[:16])
 				if line, dup := seen[k]; dup {
-					p = duplicateProblem(rec.Request, line)
+					p = profile.Duplicate(rec.Request, line)
 				} else {
 					seen[k] = rec.Line
 				}
@@ -187,11 +187,4 @@ func validateTo(ctx context.Context, rd *reader.Reader, o *runOptions, prog repo
 		return rw.Close()
 	})
 	return counts, errTypes, err
-}
-
-func duplicateProblem(r profile.Request, line int) *profile.Problem {
-	if r.ExternalID != nil {
-		return &profile.Problem{Rule: profile.RuleDuplicateExternalID, Field: "external_id", Message: fmt.Sprintf("%q already appears on line %d", *r.ExternalID, line)}
-	}
-	return &profile.Problem{Rule: profile.RuleDuplicateRow, Message: fmt.Sprintf("same content as line %d, which has no external_id to tell them apart", line)}
 }

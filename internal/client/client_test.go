@@ -91,7 +91,9 @@ func TestCreateOutcomes(t *testing.T) {
 			w.Header().Set("content-type", "application/json")
 			_, _ = w.Write([]byte(`{"id":"uprof_x","type":"user_profile","external_id":"e","name":null,"relationship":"external","metadata":{},"trust_grants":{},"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`))
 		}, Created, ""},
-		{"400", func(w http.ResponseWriter, r *http.Request) { errBody(w, 400, "invalid_request_error", "name: too long") }, Rejected, "invalid_request_error"},
+		{"400", func(w http.ResponseWriter, r *http.Request) {
+			errBody(w, 400, "invalid_request_error", "name: too long")
+		}, Rejected, "invalid_request_error"},
 		{"401 echoing the key", func(w http.ResponseWriter, r *http.Request) { errBody(w, 401, "authentication_error", "bad key "+key) }, Fatal, "authentication_error"},
 		{"429", func(w http.ResponseWriter, r *http.Request) { errBody(w, 429, "rate_limit_error", "slow down") }, Retry, "rate_limit_error"},
 		{"500", func(w http.ResponseWriter, r *http.Request) { errBody(w, 500, "api_error", "oops") }, Unknown, "api_error"},

@@ -109,7 +109,7 @@ func New(cfg Config) *Governor {
 		cfg.Now = time.Now
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
+		cfg.Sleep = Sleep
 	}
 	if cfg.Burst < 1 {
 		cfg.Burst = 1
@@ -244,8 +244,9 @@ func (g *Governor) Stats() Stats {
 	}
 }
 
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or until ctx is done (then it returns ctx.Err()); the
+// default Config.Sleep, shared with the retry waits of the pool.
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

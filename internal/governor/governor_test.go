@@ -294,19 +294,19 @@ func TestConcurrent(t *testing.T) {
 }
 
 func TestSleep(t *testing.T) {
-	if err := sleep(context.Background(), 0); err != nil {
-		t.Errorf("sleep(0) = %v", err)
+	if err := Sleep(context.Background(), 0); err != nil {
+		t.Errorf("Sleep(0) = %v", err)
 	}
-	if err := sleep(context.Background(), time.Microsecond); err != nil {
-		t.Errorf("sleep(1µs) = %v", err)
+	if err := Sleep(context.Background(), time.Microsecond); err != nil {
+		t.Errorf("Sleep(1µs) = %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+	if err := Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
 		t.Errorf("sleep on a cancelled context = %v", err)
 	}
-	if err := sleep(ctx, 0); !errors.Is(err, context.Canceled) {
-		t.Errorf("sleep(0) on a cancelled context = %v", err)
+	if err := Sleep(ctx, 0); !errors.Is(err, context.Canceled) {
+		t.Errorf("Sleep(0) on a cancelled context = %v", err)
 	}
 }
 

@@ -134,3 +134,13 @@ func shorten(s string) string {
 	r := []rune(s)
 	return string(r[:maxShownValuePrefix]) + "…"
 }
+
+// Duplicate is the problem of a row whose identity an earlier row of the
+// same input (on firstLine) already has: the same external_id, or, without
+// one, the same content.
+func Duplicate(r Request, firstLine int) *Problem {
+	if r.ExternalID != nil {
+		return problem(RuleDuplicateExternalID, "external_id", "%q already appears on line %d", *r.ExternalID, firstLine)
+	}
+	return problem(RuleDuplicateRow, "", "same content as line %d, which has no external_id to tell them apart", firstLine)
+}

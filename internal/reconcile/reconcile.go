@@ -122,7 +122,7 @@ func (r *Reconciler) Run(ctx context.Context, batch []Parked) (map[int64][]profi
 				return found, st, fmt.Errorf("listing profiles failed %d times, last: %s", failures, res.Message)
 			}
 			sig := governor.ParseHeaders(res.Header, res.Status, now())
-			if !sleep(ctx, governor.Backoff(failures, 200*time.Millisecond, 10*time.Second, sig.RetryAfter, 0.5)) {
+			if governor.Sleep(ctx, governor.Backoff(failures, 200*time.Millisecond, 10*time.Second, sig.RetryAfter, 0.5)) != nil {
 				return found, st, ctx.Err()
 			}
 			continue // a list is safe to repeat
@@ -162,14 +162,3 @@ func (r *Reconciler) Run(ctx context.Context, batch []Parked) (map[int64][]profi
 
 // identityOf is the ledger identity a profile would have had as a request.
 func identityOf(p profile.Profile) string { return p.Request().Identity() }
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}

@@ -364,11 +364,7 @@ func (s *Store) decide(runID int64, in Input, identity string) (Decision, error)
 	err := s.st.dupOf.QueryRow(runID, identity, in.Seq).Scan(&firstLine)
 	switch {
 	case err == nil:
-		if in.Request.ExternalID != nil {
-			p := &profile.Problem{Rule: profile.RuleDuplicateExternalID, Field: "external_id", Message: fmt.Sprintf("%q already appears on line %d", *in.Request.ExternalID, firstLine)}
-			return Decision{Status: StatusInvalid, ErrorType: p.Rule, ErrorMessage: p.At(in.Line)}, nil
-		}
-		p := &profile.Problem{Rule: profile.RuleDuplicateRow, Message: fmt.Sprintf("same content as line %d, which has no external_id to tell them apart", firstLine)}
+		p := profile.Duplicate(in.Request, firstLine)
 		return Decision{Status: StatusInvalid, ErrorType: p.Rule, ErrorMessage: p.At(in.Line)}, nil
 	case !errors.Is(err, sql.ErrNoRows):
 		return Decision{}, fmt.Errorf("state: %w", err)

@@ -108,23 +108,9 @@ func (p *Pool) one(stop, send context.Context, t Task) Done {
 			return d
 		}
 		delay := governor.Backoff(d.Attempts, base, capDelay, sig.RetryAfter, rand.Float64())
-		if !sleep(stop, delay) {
+		if governor.Sleep(stop, delay) != nil {
 			d.Stopped = true
 			return d
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
