@@ -37,6 +37,10 @@ const (
 	StatusValid   = "valid"
 )
 
+// KeepRuns is how many runs keep their rows (for the report command); older
+// runs keep only their summary.
+const KeepRuns = 10
+
 // ErrorProfileChanged marks a skipped row whose data differ from what its
 // profile was created with.
 const ErrorProfileChanged = "profile_changed"
@@ -259,6 +263,11 @@ func (s *Store) FinishRun(runID int64, lastSeq int64, exitCode int, summary []by
 		return fmt.Errorf("state: %w", err)
 	}
 	if _, err := s.conn.ExecContext(ctx, `UPDATE runs SET finished_at = ?, exit_code = ?, summary = ? WHERE id = ?`, s.now().UnixNano(), exitCode, string(summary), runID); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	// A nightly run over a full export stores every row; keeping the rows of
+	// every run would grow the file without bound. The ledger is kept whole.
+	if _, err := s.conn.ExecContext(ctx, `DELETE FROM rows WHERE run_id IN (SELECT id FROM runs ORDER BY id DESC LIMIT -1 OFFSET ?)`, KeepRuns); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
 	return s.commitLocked()

@@ -192,3 +192,33 @@ func TestLock(t *testing.T) {
 	}
 	unlock()
 }
+
+func TestOldRunsArePruned(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "s.db"))
+	defer s.Close()
+	var first Run
+	for i := range KeepRuns + 2 {
+		run, err := s.BeginRun("run", "a.csv", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = run
+		}
+		admit(t, s, run.ID, 1, req("", "n"))
+		if err := s.FinishRun(run.ID, 1, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	_ = s.EachRow(context.Background(), first.ID, func(ReportRow) error { n++; return nil })
+	if n != 0 {
+		t.Fatalf("the oldest run still has %d rows", n)
+	}
+	last, _ := s.LastRun()
+	n = 0
+	_ = s.EachRow(context.Background(), last.ID, func(ReportRow) error { n++; return nil })
+	if n != 1 {
+		t.Fatalf("the last run has %d rows", n)
+	}
+}
