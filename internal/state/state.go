@@ -81,8 +81,16 @@ CREATE TABLE IF NOT EXISTS rows (
 	request_id    TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS rows_identity ON rows(run_id, identity);
+-- (run_id, identity, seq) answers the duplicate check, "the first earlier
+-- row with this identity", from the index alone; without seq in it the
+-- planner walks the primary key instead, a scan per row.
+CREATE INDEX IF NOT EXISTS rows_identity_seq ON rows(run_id, identity, seq);
 `
+
+// dupOfSQL finds the first earlier row of the run with the same identity.
+// It runs once per row, so it must be an index search: INDEXED BY makes the
+// plan certain (without statistics the planner would walk the primary key).
+const dupOfSQL = `SELECT line FROM rows INDEXED BY rows_identity_seq WHERE run_id = ? AND identity = ? AND seq < ? ORDER BY seq LIMIT 1`
 
 // Store is an open state file. Its methods are safe for concurrent use; they
 // serialise on one connection, which is what SQLite does anyway.
@@ -136,7 +144,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&s.st.dupOf, `SELECT line FROM rows WHERE run_id = ? AND identity = ? AND seq < ? ORDER BY seq LIMIT 1`},
+		{&s.st.dupOf, dupOfSQL},
 		{&s.st.ledgerGet, `SELECT status, COALESCE(profile_id, ''), content_hash, request, COALESCE(attempt_at, 0), COALESCE(created_at, ''), run_id FROM ledger WHERE identity = ?`},
 		{&s.st.ledgerPending, `INSERT INTO ledger (identity, status, content_hash, request, attempt_at, run_id) VALUES (?, 'pending', ?, ?, ?, ?)
 			ON CONFLICT(identity) DO UPDATE SET status = 'pending', content_hash = excluded.content_hash, request = excluded.request, attempt_at = excluded.attempt_at, run_id = excluded.run_id`},
