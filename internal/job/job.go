@@ -43,7 +43,7 @@ type Config struct {
 	// Batch is how many rows are marked pending in one commit before any of
 	// them is sent, and how many parked rows trigger a reconciliation pass.
 	Batch int
-	// Settle is how long after an unknown attempt the reconciliation waits
+	// Settle is how long after an unknown outcome the reconciliation waits
 	// before listing, so a request still being processed has finished.
 	Settle time.Duration
 	// ClockMargin widens the listing window for clock differences.
@@ -62,17 +62,31 @@ type Result struct {
 	Fatal      bool // stopped by refused credentials
 }
 
+// parked is a row waiting for a reconciliation pass. Its profile is not
+// looked for before ready: Settle after this process learned that the
+// outcome is unknown. A request that timed out or whose connection broke may
+// still be in the server's hands; so may a request of a process that was
+// killed. Counting from the send instead (AttemptAt) would leave no wait at
+// all whenever the timeout is longer than Settle, or when the row was marked
+// pending long before its process died, and a listing made before the server
+// stores the profile finds nothing, so the row would be created twice.
+type parked struct {
+	reconcile.Parked
+	ready time.Time
+}
+
 // StopError is returned when the run stopped early but recorded everything.
 type StopError struct{ Reason string }
 
 func (e *StopError) Error() string { return "stopped early: " + e.Reason }
 
 type runner struct {
-	cfg  Config
-	run  state.Run
-	log  *slog.Logger
-	now  func() time.Time
-	stop context.CancelCauseFunc
+	cfg     Config
+	run     state.Run
+	log     *slog.Logger
+	now     func() time.Time
+	stop    context.CancelCauseFunc
+	started time.Time // when this run took over the state: every earlier process was gone by then
 
 	tasks       chan worker.Task
 	open        atomic.Int64 // rows sent or parked and not yet settled
@@ -82,7 +96,7 @@ type runner struct {
 	fatal       atomic.Bool
 
 	mu       sync.Mutex
-	parked   []reconcile.Parked
+	parked   []parked
 	offset   time.Duration // min(server created_at - local send time) seen
 	offsetOK bool
 	recErr   error
@@ -117,7 +131,7 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 	}
 	stopCtx, cancel := context.WithCancelCause(stop)
 	defer cancel(nil)
-	r := &runner{cfg: cfg, run: run, log: cfg.Logger, now: cfg.Now, stop: cancel,
+	r := &runner{cfg: cfg, run: run, log: cfg.Logger, now: cfg.Now, stop: cancel, started: cfg.Now(),
 		tasks: make(chan worker.Task, cfg.Concurrency)}
 
 	pool := &worker.Pool{Creator: cfg.API, Pacer: cfg.Pacer, Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts, Now: cfg.Now}
@@ -212,7 +226,9 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 			}
 		case state.StatusPending:
 			r.open.Add(1)
-			r.park(reconcile.Parked{Seq: seq, Line: rec.Line, Identity: rec.Request.Identity(), Request: rec.Request, AttemptAt: d.AttemptAt})
+			// An earlier process left it pending: its request, if any, went
+			// out before that process ended, so before this run started.
+			r.park(reconcile.Parked{Seq: seq, Line: rec.Line, Identity: rec.Request.Identity(), Request: rec.Request, AttemptAt: d.AttemptAt}, r.started)
 		default:
 			r.cfg.Progress.Add(d.Status)
 		}
@@ -223,9 +239,11 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 	return seq, r.cfg.Store.Commit()
 }
 
-func (r *runner) park(p reconcile.Parked) {
+// park queues a row for reconciliation; unknownSince is when its outcome
+// became unknown to this process.
+func (r *runner) park(p reconcile.Parked, unknownSince time.Time) {
 	r.mu.Lock()
-	r.parked = append(r.parked, p)
+	r.parked = append(r.parked, parked{Parked: p, ready: unknownSince.Add(r.cfg.Settle)})
 	r.mu.Unlock()
 }
 
@@ -285,7 +303,7 @@ func (r *runner) settle(stop context.Context) func(worker.Done) {
 				r.finish(state.StatusPending) // left for the next run to reconcile
 				return
 			}
-			r.park(reconcile.Parked{Seq: d.Seq, Line: d.Line, Identity: d.Identity, Request: d.Request, AttemptAt: d.Sending})
+			r.park(reconcile.Parked{Seq: d.Seq, Line: d.Line, Identity: d.Identity, Request: d.Request, AttemptAt: d.Sending}, r.now())
 		default: // Rejected, Fatal, or Retry with the attempts used up
 			o.Status, o.Release = state.StatusFailed, true
 			if res.Kind == client.Retry {
@@ -354,7 +372,7 @@ func (r *runner) reconcileLoop(stop, send context.Context) {
 	}
 }
 
-func (r *runner) takeParked() []reconcile.Parked {
+func (r *runner) takeParked() []parked {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p := r.parked
@@ -362,14 +380,16 @@ func (r *runner) takeParked() []reconcile.Parked {
 	return p
 }
 
-func (r *runner) reconcileBatch(stop, send context.Context, rec *reconcile.Reconciler, batch []reconcile.Parked) {
-	newest := batch[0].AttemptAt
-	for _, p := range batch {
-		if p.AttemptAt.After(newest) {
-			newest = p.AttemptAt
+func (r *runner) reconcileBatch(stop, send context.Context, rec *reconcile.Reconciler, batch []parked) {
+	ready := batch[0].ready
+	rows := make([]reconcile.Parked, len(batch))
+	for i, p := range batch {
+		rows[i] = p.Parked
+		if p.ready.After(ready) {
+			ready = p.ready
 		}
 	}
-	if wait := newest.Add(r.cfg.Settle).Sub(r.now()); wait > 0 {
+	if wait := ready.Sub(r.now()); wait > 0 {
 		select {
 		case <-time.After(wait):
 		case <-stop.Done():
@@ -382,7 +402,7 @@ func (r *runner) reconcileBatch(stop, send context.Context, rec *reconcile.Recon
 		return
 	}
 	start := r.now()
-	found, st, err := rec.Run(stop, batch)
+	found, st, err := rec.Run(stop, rows)
 	r.log.Info("reconciled unknown outcomes", "rows", len(batch), "pages", st.Pages, "listed", st.Listed,
 		"found", st.Found, "multiple", st.Multiple, "not_found", st.NotFound, "elapsed", r.now().Sub(start).Round(time.Millisecond).String())
 	if err != nil {
