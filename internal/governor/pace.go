@@ -52,6 +52,8 @@ const (
 	// nearMarkCut replaces hardCut when the 429 came while probing near the
 	// mark: the overshoot is small then, and the pause has refilled the bucket.
 	nearMarkCut = 0.9
+	// overloadCut is the decrease on a 503 or 529.
+	overloadCut = 0.9
 	// hardWindow groups the 429s of requests already in flight into one decrease.
 	hardWindow = 500 * time.Millisecond
 	// slowStartExitCut undoes most of the last doubling when discovery first
@@ -225,12 +227,19 @@ func onHard(st state, s Signal, now time.Time, cfg Config) state {
 	}
 	f := hardCut
 	switch {
+	case s.Status != 429:
+		// Overload (503, 529) says the server is busy, not where its rate
+		// limit is: back off gently and keep the mark, so that a steady
+		// trickle of overload answers does not walk the pace down to nothing.
+		f = overloadCut
 	case st.slowStart:
 		f = slowStartHardCut
 	case nearMark(st):
 		f = nearMarkCut
 	}
-	st.mark = st.rate
+	if s.Status == 429 {
+		st.mark = st.rate
+	}
 	st.rate = clampRate(st.rate*f, cfg)
 	st.slowStart = false
 	st.lastHard = now

@@ -120,13 +120,13 @@ func TestNextStateDecrease(t *testing.T) {
 			name:     "529 lowers",
 			st:       steady(100),
 			seq:      []obs{{0, a.overload}},
-			wantRate: 100 * hardCut, wantCuts: 1,
+			wantRate: 100 * overloadCut, wantCuts: 1,
 		},
 		{
 			name:     "503 with retry-after lowers and pauses",
 			st:       steady(100),
 			seq:      []obs{{0, a.unavail}},
-			wantRate: 100 * hardCut, wantPause: at(2 * time.Second), wantPauses: 1, wantCuts: 1,
+			wantRate: 100 * overloadCut, wantPause: at(2 * time.Second), wantPauses: 1, wantCuts: 1,
 		},
 		{
 			name:     "a 429 ending slow start halves the pace",
