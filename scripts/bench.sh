@@ -1,0 +1,318 @@
+#!/usr/bin/env bash
+# make bench: the speed and memory of provision against the local emulator,
+# each as a ratio measured in this run, with the median of BENCH_RUNS runs.
+#
+#   (a) pacing: rows/s / the emulator's limit and the share of 429s, with
+#       --rate 98 and without --rate (the governor discovers the limit);
+#   (b) the client's own cost against an unlimited emulator: provision run
+#       beside a stateless SDK loop and an `xargs -P16 curl` loop;
+#   (c) validate beside a bare encoding/csv read, and peak RSS of validate and
+#       of run (which must not grow with the input).
+#
+# Environment: BENCH_RUNS (default 3), BENCH_QUICK=1 (small inputs, 1 run),
+# BENCH_CASES (default "a b c": which of the cases to run), BENCH_LIMIT_ROWS,
+# BENCH_COST_ROWS, BENCH_CURL_ROWS, BENCH_VALIDATE_ROWS, BENCH_MEM_ROWS_SMALL,
+# BENCH_MEM_ROWS_LARGE. Exits 1 if a target is missed, 2 on a setup error.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BIN=$ROOT/bin/provision
+
+die() { echo "bench: $*" >&2; exit 2; }
+note() { echo "  $(date +%T) $*" >&2; }
+[ -x "$BIN" ] || die "$BIN is missing; run make build"
+
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	RUNS=${BENCH_RUNS:-1}
+	LIMIT_ROWS=${BENCH_LIMIT_ROWS:-600}
+	COST_ROWS=${BENCH_COST_ROWS:-3000}
+	CURL_ROWS=${BENCH_CURL_ROWS:-1000}
+	VALIDATE_ROWS=${BENCH_VALIDATE_ROWS:-50000}
+	MEM_SMALL=${BENCH_MEM_ROWS_SMALL:-2000}
+	MEM_LARGE=${BENCH_MEM_ROWS_LARGE:-20000}
+else
+	RUNS=${BENCH_RUNS:-3}
+	LIMIT_ROWS=${BENCH_LIMIT_ROWS:-3000}
+	COST_ROWS=${BENCH_COST_ROWS:-20000}
+	CURL_ROWS=${BENCH_CURL_ROWS:-2000} # a process per request: its rate does not depend on N
+	VALIDATE_ROWS=${BENCH_VALIDATE_ROWS:-400000}
+	MEM_SMALL=${BENCH_MEM_ROWS_SMALL:-10000}
+	MEM_LARGE=${BENCH_MEM_ROWS_LARGE:-100000}
+fi
+CASES=${BENCH_CASES:-a b c}
+for c in $CASES; do
+	case $c in a | b | c) ;; *) die "BENCH_CASES: unknown case '$c' (use a, b and c)" ;; esac
+done
+want() { [[ " $CASES " == *" $1 "* ]]; }
+for v in RUNS LIMIT_ROWS COST_ROWS CURL_ROWS VALIDATE_ROWS MEM_SMALL MEM_LARGE; do
+	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
+done
+
+# The emulator of (a): 100 requests/s, burst 10, 20 ms per answer.
+LIMIT=100
+LIMIT_EMU=(--rate "$LIMIT" --burst 10 --latency 20ms)
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/provision-bench.XXXXXX")
+EMU_PID=""
+URL=""
+stop_emulator() {
+	if [ -n "$EMU_PID" ]; then
+		kill "$EMU_PID" 2>/dev/null || true
+		wait "$EMU_PID" 2>/dev/null || true
+		EMU_PID=""
+	fi
+}
+cleanup() {
+	stop_emulator
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+export ANTHROPIC_API_KEY=bench-key
+unset ANTHROPIC_BASE_URL
+
+# start_emulator ARGS...: a fresh emulator on a free port; sets URL.
+start_emulator() {
+	stop_emulator
+	local out=$TMP/emulator.out
+	: >"$out"
+	"$BIN" emulator --addr 127.0.0.1:0 "$@" >"$out" 2>"$TMP/emulator.err" &
+	EMU_PID=$!
+	for _ in $(seq 100); do
+		grep -q '^listening on ' "$out" && break
+		kill -0 "$EMU_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	URL=$(sed -n 's/^listening on //p' "$out" | head -1)
+	[ -n "$URL" ] || { cat "$TMP/emulator.err" >&2; die "the emulator did not start"; }
+}
+
+# stats: the emulator's counters, over bash's /dev/tcp so curl is not needed.
+stats() {
+	local hostport=${URL#http://} body
+	exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || die "cannot reach the emulator at $URL"
+	printf 'GET /_emulator/stats HTTP/1.0\r\nHost: %s\r\n\r\n' "$hostport" >&3
+	body=$(cat <&3)
+	exec 3<&-
+	body=${body##*$'\r\n\r\n'}
+	[[ $body == *'"requests"'* ]] || die "unexpected answer from $URL/_emulator/stats: $body"
+	printf '%s\n' "$body"
+}
+
+# jnum KEY: the first number under "KEY" in the JSON on stdin.
+jnum() {
+	local v
+	v=$(grep -o "\"$1\": *[0-9.eE+-]*" | head -1 | sed 's/.*: *//')
+	[ -n "$v" ] || die "no \"$1\" in the JSON"
+	printf '%s\n' "$v"
+}
+# field NAME: the number after the word NAME on stdin (the bench tools' output).
+field() { awk -v k="$1" '{for (i = 1; i < NF; i++) if ($i == k) {print $(i+1); exit}}'; }
+calc() { awk "BEGIN {printf \"%.6g\", $*}"; }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.6g\n", (a[NR/2] + a[NR/2+1]) / 2}'; }
+num() { awk -v x="$1" -v f="$2" 'BEGIN {printf f, x}'; }
+
+# provision_run FILE DIR FLAGS...: a run with a fresh state in DIR, under the
+# command prefix WRAP (if any); the summary is DIR/summary.json. A usage error
+# or an early stop is a setup error.
+WRAP=()
+provision_run() {
+	local file=$1 dir=$2
+	shift 2
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	local code=0
+	${WRAP[@]+"${WRAP[@]}"} "$BIN" run "$file" --base-url "$URL" --state "$dir/state.db" --report "$dir/report.csv" \
+		--summary-json "$dir/summary.json" --progress never --quiet "$@" >"$dir/stdout" 2>"$dir/stderr" || code=$?
+	if [ "$code" -ge 2 ]; then
+		{
+			echo "--- stdout of provision run"
+			cat "$dir/stdout"
+			echo "--- stderr of provision run"
+			tail -20 "$dir/stderr"
+			echo "--- stderr of the emulator ($(kill -0 "$EMU_PID" 2>/dev/null && echo running || echo gone))"
+			tail -5 "$TMP/emulator.err"
+		} >&2
+		die "provision run exited $code"
+	fi
+	[ "$code" = 0 ] || echo "  warning: provision run exited $code: $(cat "$dir/stdout")" >&2
+}
+
+RESULTS=$TMP/results
+: >"$RESULTS"
+# result CASE METRIC VALUE OP TARGET: one row of the final table.
+result() {
+	local verdict
+	verdict=$(awk -v v="$3" -v op="$4" -v t="$5" 'BEGIN {
+		ok = (op == ">=") ? v >= t : (op == "<=") ? v <= t : (op == ">") ? v > t : (op == "<") ? v < t : 0
+		print ok ? "PASS" : "FAIL" }')
+	printf '%s\t%s\t%s\t%s %s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$verdict" >>"$RESULTS"
+}
+
+echo "provision bench: $(git describe --tags --always --dirty 2>/dev/null || echo dev), $(go version | cut -d' ' -f3), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), runs $RUNS (median)"
+
+# Tools and inputs.
+go build -o "$TMP/tools/" ./bench/... || die "building bench/ failed"
+GEN=$TMP/tools/gen
+if want a; then "$GEN" -n "$LIMIT_ROWS" -o "$TMP/limit.csv" -prefix lim; fi
+if want b; then "$GEN" -n "$COST_ROWS" -o "$TMP/cost.csv" -prefix cost; fi
+if want c; then
+	"$GEN" -n "$VALIDATE_ROWS" -o "$TMP/validate.csv" -prefix val
+	"$GEN" -n "$MEM_SMALL" -o "$TMP/mem-small.csv" -prefix mems
+	"$GEN" -n "$MEM_LARGE" -o "$TMP/mem-large.csv" -prefix meml
+fi
+
+# (a) pacing against a limited emulator.
+limit_case() {
+	local name=$1 label=$2
+	shift 2
+	local ratios="" shares="" i s0 s1 req rl created el
+	for i in $(seq "$RUNS"); do
+		note "(a) $label: run $i of $RUNS"
+		start_emulator "${LIMIT_EMU[@]}"
+		s0=$(stats)
+		provision_run "$TMP/limit.csv" "$TMP/run" "$@"
+		s1=$(stats)
+		stop_emulator
+		created=$(jnum created <"$TMP/run/summary.json")
+		el=$(jnum elapsed_seconds <"$TMP/run/summary.json")
+		req=$(($(jnum requests <<<"$s1") - $(jnum requests <<<"$s0")))
+		[ "$req" -gt 0 ] || die "the emulator saw no request"
+		rl=$(($(jnum rate_limited <<<"$s1") - $(jnum rate_limited <<<"$s0")))
+		[ "$created" = "$LIMIT_ROWS" ] || echo "  warning: $created of $LIMIT_ROWS rows created" >&2
+		ratios="$ratios $(calc "$created / $el / $LIMIT")"
+		shares="$shares $(calc "$rl / $req")"
+	done
+	local r s
+	r=$(median <<<"$ratios")
+	s=$(median <<<"$shares")
+	printf '(a) %-22s %s rows vs %s/s limit: achieved %s x limit, 429 share %s%%   [runs:%s |%s]\n' "$label" "$LIMIT_ROWS" "$LIMIT" \
+		"$(num "$r" %.3f)" "$(num "$(calc "$s * 100")" %.2f)" "$ratios" "$shares"
+	echo "$r $s" >"$TMP/$name"
+}
+if want a; then
+	limit_case a-rate "--rate 98" --rate 98
+	read -r r s <"$TMP/a-rate"
+	result "(a) --rate 98" "rows/s / limit" "$(num "$r" %.3f)" ">=" 0.97
+	result "(a) --rate 98" "429 share" "$(num "$s" %.4f)" "<=" 0
+	limit_case a-adaptive "adaptive (no --rate)"
+	read -r r s <"$TMP/a-adaptive"
+	result "(a) adaptive" "rows/s / limit" "$(num "$r" %.3f)" ">=" 0.90
+	result "(a) adaptive" "429 share" "$(num "$s" %.4f)" "<=" 0.05
+fi
+
+# (b) the client's own cost: an unlimited emulator with no latency.
+cost_case() {
+	prov="" sdk="" crl=""
+	for i in $(seq "$RUNS"); do
+		note "(b) client cost: run $i of $RUNS"
+		start_emulator
+		provision_run "$TMP/cost.csv" "$TMP/run" --concurrency 16
+		created=$(jnum created <"$TMP/run/summary.json")
+		[ "$created" = "$COST_ROWS" ] || echo "  warning: $created of $COST_ROWS rows created" >&2
+		prov="$prov $(calc "$created / $(jnum elapsed_seconds <"$TMP/run/summary.json")")"
+
+		start_emulator
+		out=$("$TMP/tools/sdkloop" -url "$URL" -n "$COST_ROWS" -c 16) || die "sdkloop failed: $out"
+		sdk="$sdk $(field rows_per_second <<<"$out")"
+
+		if command -v curl >/dev/null; then
+			start_emulator
+			t0=$(date +%s.%N)
+			seq "$CURL_ROWS" | xargs -P16 -I{} curl -s -o /dev/null -w '%{http_code}\n' -X POST "$URL/v1/user_profiles" \
+				-H 'x-api-key: bench-key' -H 'anthropic-version: 2023-06-01' -H 'anthropic-beta: user-profiles-2026-03-24' \
+				-H 'content-type: application/json' \
+				-d '{"external_id":"curl-{}","name":"Ada Lovelace","relationship":"external","metadata":{"plan":"pro","region":"eu"}}' \
+				>"$TMP/curl.codes"
+			t1=$(date +%s.%N)
+			ok=$(grep -c '^200$' "$TMP/curl.codes" || true)
+			[ "$ok" = "$CURL_ROWS" ] || echo "  warning: curl created $ok of $CURL_ROWS" >&2
+			crl="$crl $(calc "$ok / ($t1 - $t0)")"
+		fi
+		stop_emulator
+	done
+	P=$(median <<<"$prov")
+	S=$(median <<<"$sdk")
+	printf '(b) client cost, unlimited emulator:   provision run %s rows/s (%s rows, --concurrency 16)   [runs:%s]\n' "$(num "$P" %.0f)" "$COST_ROWS" "$prov"
+	printf '(b)                                    SDK loop, 16 goroutines %s rows/s   [runs:%s]\n' "$(num "$S" %.0f)" "$sdk"
+	result "(b) run vs SDK loop" "provision / SDK loop" "$(num "$(calc "$P / $S")" %.3f)" ">=" 0.5
+	if [ -n "$crl" ]; then
+		C=$(median <<<"$crl")
+		printf '(b)                                    xargs -P16 curl %s rows/s (%s rows)   [runs:%s]\n' "$(num "$C" %.0f)" "$CURL_ROWS" "$crl"
+		result "(b) run vs xargs curl" "provision / curl" "$(num "$(calc "$P / $C")" %.2f)" ">" 3
+	else
+		echo "(b) xargs -P16 curl: SKIPPED, curl is not installed"
+		printf '%s\t%s\t%s\t%s\t%s\n' "(b) run vs xargs curl" "provision / curl" "-" "> 3" "SKIP (no curl)" >>"$RESULTS"
+	fi
+}
+if want b; then cost_case; fi
+
+# (c) validate beside a bare encoding/csv read; peak RSS of validate and run.
+# run_rss FILE ROWS: peak RSS of runs over FILE in MiB, into RSS_LIST.
+run_rss() {
+	local file=$1 rows=$2 i created
+	RSS_LIST=""
+	for i in $(seq "$RUNS"); do
+		note "(c) run peak RSS, $rows rows: run $i of $RUNS"
+		start_emulator
+		WRAP=("$TMP/tools/peakrss" -o "$TMP/rss" --)
+		provision_run "$file" "$TMP/run" --concurrency 16
+		WRAP=()
+		stop_emulator
+		created=$(jnum created <"$TMP/run/summary.json")
+		[ "$created" = "$rows" ] || echo "  warning: $created of $rows rows created" >&2
+		RSS_LIST="$RSS_LIST $(calc "$(field max_rss_kib <"$TMP/rss") / 1024")"
+	done
+}
+memory_case() {
+	val="" csvr="" reuse="" vrss=""
+	for i in $(seq "$RUNS"); do
+		note "(c) validate: run $i of $RUNS"
+		rm -f "$TMP/v.json" "$TMP/v-report.csv"
+		code=0
+		"$TMP/tools/peakrss" -o "$TMP/rss" -- "$BIN" validate "$TMP/validate.csv" --report "$TMP/v-report.csv" \
+			--summary-json "$TMP/v.json" --progress never --quiet >/dev/null 2>"$TMP/v.err" || code=$?
+		[ "$code" -le 1 ] || { cat "$TMP/v.err" >&2; die "provision validate exited $code"; }
+		total=$(jnum total <"$TMP/v.json")
+		[ "$total" = "$VALIDATE_ROWS" ] || die "validate reported $total rows of $VALIDATE_ROWS"
+		val="$val $(calc "$total / $(jnum elapsed_seconds <"$TMP/v.json")")"
+		vrss="$vrss $(calc "$(field max_rss_kib <"$TMP/rss") / 1024")"
+		out=$("$TMP/tools/csvread" "$TMP/validate.csv") || die "csvread failed"
+		csvr="$csvr $(field rows_per_second <<<"$out")"
+		out=$("$TMP/tools/csvread" -reuse "$TMP/validate.csv") || die "csvread failed"
+		reuse="$reuse $(field rows_per_second <<<"$out")"
+	done
+	V=$(median <<<"$val")
+	CR=$(median <<<"$csvr")
+	VR=$(median <<<"$vrss")
+	printf '(c) validate %s rows: %s rows/s; bare encoding/csv read %s rows/s (%s with ReuseRecord); peak RSS %s MiB   [runs:%s |%s |%s |%s]\n' \
+		"$VALIDATE_ROWS" "$(num "$V" %.0f)" "$(num "$CR" %.0f)" "$(num "$(median <<<"$reuse")" %.0f)" "$(num "$VR" %.1f)" "$val" "$csvr" "$reuse" "$vrss"
+	result "(c) validate vs csv read" "csv read / validate" "$(num "$(calc "$CR / $V")" %.2f)" "<=" 6
+	result "(c) validate peak RSS" "MiB" "$(num "$VR" %.1f)" "<=" 128
+
+	run_rss "$TMP/mem-small.csv" "$MEM_SMALL"
+	small=$RSS_LIST
+	run_rss "$TMP/mem-large.csv" "$MEM_LARGE"
+	large=$RSS_LIST
+	RS=$(median <<<"$small")
+	RL=$(median <<<"$large")
+	printf '(c) run peak RSS: %s rows %s MiB, %s rows %s MiB (x%s for x%s the rows)   [runs:%s |%s]\n' \
+		"$MEM_SMALL" "$(num "$RS" %.1f)" "$MEM_LARGE" "$(num "$RL" %.1f)" "$(num "$(calc "$RL / $RS")" %.2f)" "$(calc "$MEM_LARGE / $MEM_SMALL")" "$small" "$large"
+	result "(c) run peak RSS growth" "RSS(${MEM_LARGE}) / RSS(${MEM_SMALL})" "$(num "$(calc "$RL / $RS")" %.2f)" "<=" 1.5
+	result "(c) run peak RSS" "MiB at ${MEM_LARGE} rows" "$(num "$RL" %.1f)" "<=" 128
+}
+if want c; then memory_case; fi
+
+echo
+{
+	printf 'case\tmetric\tmedian\ttarget\tresult\n'
+	cat "$RESULTS"
+} | awk -F'\t' '{printf "%-26s %-28s %-9s %-7s %s\n", $1, $2, $3, $4, $5}'
+fails=$(grep -c $'\tFAIL$' "$RESULTS" || true)
+echo
+if [ "$fails" -gt 0 ]; then
+	echo "bench: $fails of $(wc -l <"$RESULTS") targets missed"
+	exit 1
+fi
+echo "bench: every target met"
