@@ -20,6 +20,12 @@ const (
 	// slowStartDoubling is how fast discovery grows before the first sign of
 	// the server's limit.
 	slowStartDoubling = 250 * time.Millisecond
+	// blindStartDoubling replaces slowStartDoubling while no answer has
+	// carried rate-limit headers: a server that sends none (the emulator
+	// without --rate, a proxy) has no bucket level to watch, and the first
+	// 429 ends slow start anyway, so the ramp need not be held back for a
+	// signal that will never come.
+	blindStartDoubling = 80 * time.Millisecond
 	// steadyGrowth is the growth per second of good answers after that sign:
 	// gentle, so the bucket's level (or a 429) stops it before it overshoots far.
 	steadyGrowth = 0.10
@@ -371,6 +377,8 @@ func grow(st state, now time.Time, cfg Config) state {
 	}
 	var r float64
 	switch {
+	case st.slowStart && !st.levelOK:
+		r = st.rate * math.Exp2(dt/blindStartDoubling.Seconds())
 	case st.slowStart:
 		r = st.rate * math.Exp2(dt/slowStartDoubling.Seconds())
 	case nearMark(st) && st.levelOK:

@@ -262,6 +262,12 @@ func TestNextStateGrowth(t *testing.T) {
 			min:  40, max: 40,
 		},
 		{
+			name: "slow start without headers doubles every blindStartDoubling",
+			st:   state{rate: 10, slowStart: true, lastGrow: at(0), winStart: at(0)},
+			seq:  every(10*time.Millisecond, 10*time.Millisecond, int(2*blindStartDoubling/(10*time.Millisecond)), a.ok),
+			min:  40, max: 40,
+		},
+		{
 			name: "without headers good answers grow too, but slowly",
 			st:   steady(50),
 			seq:  every(10*time.Millisecond, 10*time.Millisecond, 100, a.ok),

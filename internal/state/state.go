@@ -85,6 +85,7 @@ CREATE TABLE IF NOT EXISTS rows (
 -- row with this identity", from the index alone; without seq in it the
 -- planner walks the primary key instead, a scan per row.
 CREATE INDEX IF NOT EXISTS rows_identity_seq ON rows(run_id, identity, seq);
+DROP INDEX IF EXISTS rows_identity;
 `
 
 // dupOfSQL finds the first earlier row of the run with the same identity.
