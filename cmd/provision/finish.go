@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/provision/provision/internal/profile"
 	"github.com/provision/provision/internal/reader"
@@ -133,12 +136,16 @@ func sumJSON(sum report.Summary, code int) ([]byte, error) {
 	}{sum.Counts, sum.ErrorTypes, sum.Reconciled, code})
 }
 
-// validateTo reads and checks every row and writes the report as it goes;
-// nothing is sent and the state is not touched. Duplicates are found with a
-// set of identity hashes (16 bytes a row).
+// validateTo reads and checks every row and writes the report; nothing is
+// sent and the state is not touched. Reading and checking run in this
+// goroutine, writing the report in another, fed in batches. Duplicates are
+// found with a set of 64-bit identity hashes: about 40 bytes a row, and a
+// chance of a false duplicate below 1 in 10^7 for a million rows.
 func validateTo(ctx context.Context, rd *reader.Reader, o *runOptions, prog report.Progress) (map[string]int, map[string]int, error) {
+	const batchSize = 256
 	counts, errTypes := map[string]int{}, map[string]int{}
-	seen := map[[16]byte]int{}
+	seen := map[uint64]int32{}
+	seed := maphash.MakeSeed()
 	first, firstErr := rd.Next()
 	columns := rd.Columns()
 	if columns == nil && firstErr == nil {
@@ -146,45 +153,68 @@ func validateTo(ctx context.Context, rd *reader.Reader, o *runOptions, prog repo
 			columns = append(columns, f.Name)
 		}
 	}
+	check := func(rec reader.Record) report.Row {
+		row := report.Row{Line: rec.Line, Status: state.StatusValid, Fields: rec.Fields}
+		p := rec.Problem
+		if p == nil {
+			p = profile.Validate(rec.Request)
+		}
+		if p == nil {
+			k := maphash.String(seed, rec.Request.Identity())
+			if line, dup := seen[k]; dup {
+				p = profile.Duplicate(rec.Request, int(line))
+			} else {
+				seen[k] = int32(rec.Line)
+			}
+		}
+		if p != nil {
+			row.Status, row.ErrorType, row.ErrorMessage = state.StatusInvalid, p.Rule, p.At(rec.Line)
+			errTypes[p.Rule]++
+		}
+		counts[row.Status]++
+		prog.Add(row.Status)
+		return row
+	}
 	err := report.WriteFileAtomic(o.reportPath, 0o600, func(w io.Writer) error {
 		rw, err := report.New(w, o.reportFormat, columns)
 		if err != nil {
 			return err
 		}
-		rec, recErr := first, firstErr
-		for ; recErr == nil; rec, recErr = rd.Next() {
-			if ctx.Err() != nil {
-				return fmt.Errorf("interrupted: %w", context.Cause(ctx))
-			}
-			row := report.Row{Line: rec.Line, Status: state.StatusValid, Fields: rec.Fields}
-			p := rec.Problem
-			if p == nil {
-				p = profile.Validate(rec.Request)
-			}
-			if p == nil {
-				key := sha256.Sum256([]byte(rec.Request.Identity()))
-				var k [16]byte
-				copy(k[:], key[:16])
-				if line, dup := seen[k]; dup {
-					p = profile.Duplicate(rec.Request, line)
-				} else {
-					seen[k] = rec.Line
+		batches := make(chan []report.Row, 4)
+		var g errgroup.Group
+		g.Go(func() error {
+			var werr error
+			for b := range batches {
+				for _, row := range b {
+					if werr == nil {
+						werr = rw.Write(row)
+					}
 				}
 			}
-			if p != nil {
-				row.Status, row.ErrorType, row.ErrorMessage = state.StatusInvalid, p.Rule, p.At(rec.Line)
-				errTypes[p.Rule]++
+			return errors.Join(werr, rw.Close())
+		})
+		readErr := func() error {
+			defer close(batches)
+			batch := make([]report.Row, 0, batchSize)
+			for rec, recErr := first, firstErr; recErr != io.EOF; rec, recErr = rd.Next() {
+				if recErr != nil {
+					return recErr
+				}
+				if ctx.Err() != nil {
+					return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+				}
+				batch = append(batch, check(rec))
+				if len(batch) == batchSize {
+					batches <- batch
+					batch = make([]report.Row, 0, batchSize)
+				}
 			}
-			counts[row.Status]++
-			prog.Add(row.Status)
-			if err := rw.Write(row); err != nil {
-				return err
+			if len(batch) > 0 {
+				batches <- batch
 			}
-		}
-		if recErr != io.EOF {
-			return recErr
-		}
-		return rw.Close()
+			return nil
+		}()
+		return errors.Join(readErr, g.Wait())
 	})
 	return counts, errTypes, err
 }
