@@ -108,6 +108,10 @@ const (
 	// within one window there, so the measured rate trails it by half, and a
 	// tighter bound would stall discovery.
 	slowStartTputFactor = 4.0
+	// blindStartTputFactor replaces slowStartTputFactor while no answer has
+	// carried rate-limit headers: the measured rate lags a window behind a
+	// pace that doubles every blindStartDoubling.
+	blindStartTputFactor = 8.0
 )
 
 // state is everything the pacing decision depends on. nextState maps it and
@@ -369,7 +373,10 @@ func grow(st state, now time.Time, cfg Config) state {
 	dt := min(now.Sub(st.lastGrow), maxGrowStep).Seconds()
 	st.lastGrow = now
 	capf := tputFactor
-	if st.slowStart {
+	switch {
+	case st.slowStart && !st.levelOK:
+		capf = blindStartTputFactor
+	case st.slowStart:
 		capf = slowStartTputFactor
 	}
 	if st.tput > 0 && st.rate >= capf*st.tput {
