@@ -217,7 +217,7 @@ func TestSignals(t *testing.T) {
 			e := startEmulator(t, "--latency", "300ms")
 			w := newWorkdir(t, e)
 			input := export(w, "users.csv", 1, 150, 1)
-			cmd := w.command("run", input, "--rate", "50", "--concurrency", "8", "--report", "r.csv")
+			cmd := w.command("run", input, "--rate", "50", "--concurrency", "8", "--report", "r.csv", "--metrics-file", "m.prom", "--summary-json", "s.json")
 			var out strings.Builder
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {
@@ -245,6 +245,13 @@ func TestSignals(t *testing.T) {
 			c := countStatus(rows)
 			if c["created"] == 0 || len(rows) == 0 {
 				t.Fatalf("stopped run's report: %v", c)
+			}
+			// The summary and metrics are written for interrupted runs too.
+			if m := readFile(t, w.path("m.prom")); !strings.Contains(m, "provision_last_run_exit_code 3\n") || !strings.Contains(m, "provision_last_run_success 0\n") {
+				t.Errorf("metrics of the interrupted run:\n%s", m)
+			}
+			if s := readFile(t, w.path("s.json")); !strings.Contains(s, `"exit_code": 3`) && !strings.Contains(s, `"exit_code":3`) {
+				t.Errorf("summary of the interrupted run: %s", s)
 			}
 			if !strings.Contains(out.String(), "re-run the same command to resume") {
 				t.Errorf("no resume hint:\n%s", out.String())
