@@ -75,11 +75,6 @@ type parked struct {
 	ready time.Time
 }
 
-// StopError is returned when the run stopped early but recorded everything.
-type StopError struct{ Reason string }
-
-func (e *StopError) Error() string { return "stopped early: " + e.Reason }
-
 type runner struct {
 	cfg     Config
 	run     state.Run
@@ -146,7 +141,7 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 	}()
 	go func() {
 		defer wg.Done()
-		r.reconcileLoop(stopCtx, send)
+		r.reconcileLoop(stopCtx)
 	}()
 	pool.Run(stopCtx, send, r.tasks, r.settle(stopCtx))
 	wg.Wait()
@@ -340,7 +335,7 @@ func (r *runner) clockOffset() (time.Duration, bool) {
 // reconcileLoop owns the end of the run: it reconciles parked rows in
 // batches, sends back those that no listing found, and closes the task
 // channel once the input is read and every row is settled.
-func (r *runner) reconcileLoop(stop, send context.Context) {
+func (r *runner) reconcileLoop(stop context.Context) {
 	defer close(r.tasks)
 	rec := &reconcile.Reconciler{Lister: r.cfg.API, Pacer: r.cfg.Pacer, Margin: r.cfg.ClockMargin, Offset: r.clockOffset, Now: r.now}
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -363,7 +358,7 @@ func (r *runner) reconcileLoop(stop, send context.Context) {
 			return
 		case n > 0 && (n >= r.cfg.Batch || (ended && int64(n) == open) || (!firstParked.IsZero() && r.now().Sub(firstParked) > 30*time.Second)):
 			firstParked = time.Time{}
-			r.reconcileBatch(stop, send, rec, r.takeParked())
+			r.reconcileBatch(stop, rec, r.takeParked())
 			continue
 		case n > 0 && firstParked.IsZero():
 			firstParked = r.now()
@@ -380,7 +375,7 @@ func (r *runner) takeParked() []parked {
 	return p
 }
 
-func (r *runner) reconcileBatch(stop, send context.Context, rec *reconcile.Reconciler, batch []parked) {
+func (r *runner) reconcileBatch(stop context.Context, rec *reconcile.Reconciler, batch []parked) {
 	ready := batch[0].ready
 	rows := make([]reconcile.Parked, len(batch))
 	for i, p := range batch {
