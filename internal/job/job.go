@@ -193,6 +193,17 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 		batch = batch[:0]
 		return nil
 	}
+	// abandon ends the run on a state error: the rows admitted but never
+	// handed to a worker are settled here, or the run would wait for them
+	// forever.
+	abandon := func(err error) error {
+		r.fail(err)
+		for _, t := range batch {
+			r.settleUnsent(t, 0)
+		}
+		batch = batch[:0]
+		return err
+	}
 	for stop.Err() == nil {
 		rec, err := r.cfg.Input.Next()
 		if errors.Is(err, io.EOF) {
@@ -208,7 +219,7 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 		}
 		d, err := r.cfg.Store.Admit(r.run.ID, in)
 		if err != nil {
-			return seq, err
+			return seq, abandon(err)
 		}
 		switch d.Status {
 		case state.Send:
@@ -216,7 +227,7 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 			batch = append(batch, worker.Task{Seq: seq, Line: rec.Line, Identity: rec.Request.Identity(), Request: rec.Request})
 			if len(batch) == cap(batch) {
 				if err := flush(); err != nil {
-					return seq, err
+					return seq, abandon(err)
 				}
 			}
 		case state.StatusPending:
@@ -229,7 +240,7 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 		}
 	}
 	if err := flush(); err != nil {
-		return seq, err
+		return seq, abandon(err)
 	}
 	return seq, r.cfg.Store.Commit()
 }

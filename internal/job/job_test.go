@@ -153,3 +153,69 @@ func TestSettleAfterACrashCountsFromTheRunStart(t *testing.T) {
 		t.Fatalf("the server holds %d profiles after %d creates, want 1 (reconciled %d)", profiles, creates, res.Reconciled)
 	}
 }
+
+// closingReader serves an export and closes the store once more than after
+// bytes have been read, so that the run's next Admit fails.
+type closingReader struct {
+	r      *strings.Reader
+	after  int
+	read   int
+	closed bool
+	st     *state.Store
+}
+
+func (c *closingReader) Read(p []byte) (int, error) {
+	if c.read > c.after && !c.closed {
+		c.closed = true
+		c.st.Close()
+	}
+	p = p[:min(len(p), 4096)]
+	n, err := c.r.Read(p)
+	c.read += n
+	return n, err
+}
+
+// TestStateFailureEndsTheRun: when the state can no longer be written, the
+// run stops and returns the error; rows admitted but not yet handed to a
+// worker must not keep it waiting forever.
+func TestStateFailureEndsTheRun(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("external_id,name\n")
+	for i := range 8000 {
+		fmt.Fprintf(&b, "u-%d,User %d\n", i, i)
+	}
+	st := openStore(t)
+	in := &closingReader{r: strings.NewReader(b.String()), after: 70 << 10, st: st}
+	rd, err := reader.Open(in, reader.Options{Format: reader.FormatCSV})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &lateServer{}
+	done := make(chan error, 1)
+	go func() {
+		ctx := context.Background()
+		_, err := Run(ctx, ctx, Config{Input: rd, InputName: "users.csv", Store: st, API: instantServer{srv}, Pacer: noPacer{},
+			Concurrency: 4, Progress: nopProgress{}})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the run ended without an error after its state was closed")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the run hangs after a state error")
+	}
+}
+
+// instantServer creates every profile at once.
+type instantServer struct{ *lateServer }
+
+func (s instantServer) Create(_ context.Context, req profile.Request) client.Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.creates++
+	p := profile.Profile{ID: fmt.Sprintf("uprof_%d", s.creates), ExternalID: req.ExternalID, Name: req.Name, Relationship: "external", CreatedAt: time.Now()}
+	s.profiles = append(s.profiles, p)
+	return client.Result{Kind: client.Created, Status: 200, Profile: p}
+}
