@@ -126,8 +126,8 @@ func finish(o *runOptions, log *slog.Logger, stdout io.Writer, sum report.Summar
 	return code, nil
 }
 
+// sumJSON is the summary kept with a finished run in the state.
 func sumJSON(sum report.Summary, code int) ([]byte, error) {
-	sum.ExitCode = code
 	return json.Marshal(struct {
 		Counts     map[string]int `json:"counts"`
 		ErrorTypes map[string]int `json:"error_types"`
