@@ -45,7 +45,11 @@
 // by 10%/s, then by 1%/s from just under the mark (the pace at which the limit
 // last showed), like CUBIC's plateau: it returns quickly and then creeps.
 // Without rate-limit headers a 429 is the only sign and each costs a pause, so
-// growth is slower still (3%/s, then 0.25%/s). The pace never passes the
+// growth is slower still (3%/s, then 0.25%/s) once a 429 has shown the limit.
+// Before that, discovery without headers is clocked by the answers as well,
+// as TCP's slow start is: each good answer adds a 32nd to the pace on top of
+// doubling every 40 ms, so against a fast server that has no limit the pace
+// soon stops being what holds the workers back. The pace never passes the
 // ceiling, nor twice the measured rate of answers (four times in slow start):
 // a pace the workers can't use is never tested and would overshoot once they
 // could. With a ceiling the governor starts at it, so a --rate just under the

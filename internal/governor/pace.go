@@ -25,7 +25,15 @@ const (
 	// without --rate, a proxy) has no bucket level to watch, and the first
 	// 429 ends slow start anyway, so the ramp need not be held back for a
 	// signal that will never come.
-	blindStartDoubling = 80 * time.Millisecond
+	blindStartDoubling = 40 * time.Millisecond
+	// blindStartAnswers clocks discovery without headers by the answers too,
+	// as TCP's slow start is clocked by acknowledgements: each good answer
+	// adds 1/blindStartAnswers to the pace, so with 16 requests in flight the
+	// pace at most doubles per round trip on top of the timed doubling. Below
+	// about 140/s the timed doubling dominates; against a fast server that
+	// sends no headers (one without a limit, or a local one) the pace reaches
+	// what the workers can do in a few round trips instead of a second.
+	blindStartAnswers = 32.0
 	// steadyGrowth is the growth per second of good answers after that sign:
 	// gentle, so the bucket's level (or a 429) stops it before it overshoots far.
 	steadyGrowth = 0.10
@@ -112,6 +120,11 @@ const (
 	// carried rate-limit headers: the measured rate lags a window behind a
 	// pace that doubles every blindStartDoubling.
 	blindStartTputFactor = 8.0
+	// blindStartTputWindow replaces tputWindow while discovering without
+	// headers: the answers clock the growth there, and over a long window the
+	// measured rate would trail the pace so far that the bound, not the
+	// answers, set the speed of discovery.
+	blindStartTputWindow = 50 * time.Millisecond
 )
 
 // state is everything the pacing decision depends on. nextState maps it and
@@ -203,7 +216,11 @@ func nextState(st state, s Signal, now time.Time, cfg Config) state {
 // countAnswer measures the rate of answers, which bounds growth.
 func countAnswer(st state, now time.Time) state {
 	st.winCount++
-	if el := now.Sub(st.winStart); el >= tputWindow {
+	window := tputWindow
+	if st.slowStart && !st.levelOK {
+		window = blindStartTputWindow
+	}
+	if el := now.Sub(st.winStart); el >= window {
 		st.tput = float64(st.winCount) / el.Seconds()
 		st.winStart = now
 		st.winCount = 0
@@ -367,10 +384,11 @@ func estimate(s Signal, now time.Time) float64 {
 // near the mark and without headers). It never passes the ceiling nor
 // tputFactor times the measured answer rate.
 func grow(st state, now time.Time, cfg Config) state {
-	if !now.After(st.lastGrow) {
+	blindStart := st.slowStart && !st.levelOK
+	if !now.After(st.lastGrow) && !blindStart {
 		return st
 	}
-	dt := min(now.Sub(st.lastGrow), maxGrowStep).Seconds()
+	dt := max(0, min(now.Sub(st.lastGrow), maxGrowStep).Seconds())
 	st.lastGrow = now
 	capf := tputFactor
 	switch {
@@ -385,7 +403,7 @@ func grow(st state, now time.Time, cfg Config) state {
 	var r float64
 	switch {
 	case st.slowStart && !st.levelOK:
-		r = st.rate * math.Exp2(dt/blindStartDoubling.Seconds())
+		r = st.rate * math.Exp2(dt/blindStartDoubling.Seconds()) * (1 + 1/blindStartAnswers)
 	case st.slowStart:
 		r = st.rate * math.Exp2(dt/slowStartDoubling.Seconds())
 	case nearMark(st) && st.levelOK:

@@ -262,10 +262,23 @@ func TestNextStateGrowth(t *testing.T) {
 			min:  40, max: 40,
 		},
 		{
-			name: "slow start without headers doubles every blindStartDoubling",
+			name: "slow start without headers doubles every blindStartDoubling, and per blindStartAnswers answers",
 			st:   state{rate: 10, slowStart: true, lastGrow: at(0), winStart: at(0)},
 			seq:  every(10*time.Millisecond, 10*time.Millisecond, int(2*blindStartDoubling/(10*time.Millisecond)), a.ok),
-			min:  40, max: 40,
+			min:  40 * math.Pow(1+1/blindStartAnswers, float64(2*blindStartDoubling/(10*time.Millisecond))),
+			max:  40 * math.Pow(1+1/blindStartAnswers, float64(2*blindStartDoubling/(10*time.Millisecond))),
+		},
+		{
+			name: "slow start without headers is clocked by answers: many at once grow the pace",
+			st:   state{rate: 100, slowStart: true, lastGrow: at(0), winStart: at(0)},
+			seq:  every(0, 0, 32, a.ok),
+			min:  100 * math.Pow(1+1/blindStartAnswers, 32), max: 100 * math.Pow(1+1/blindStartAnswers, 32),
+		},
+		{
+			name: "answers do not clock slow start with headers: growth is per second there",
+			st:   state{rate: 100, slowStart: true, lastGrow: at(0), winStart: at(0)},
+			seq:  every(0, 0, 32, a.full),
+			min:  100, max: 100,
 		},
 		{
 			name: "without headers good answers grow too, but slowly",

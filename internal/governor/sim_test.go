@@ -320,3 +320,18 @@ func TestSimulationDeterministic(t *testing.T) {
 		t.Errorf("two runs differ: %+v vs %+v", a, b)
 	}
 }
+
+// Against a fast server that sends no rate-limit headers (no limit at all, or
+// one that says nothing) the workers, not the pace, must soon be the
+// bottleneck: discovery is clocked by the answers, so a short run does not
+// spend a second of it ramping up from the initial pace.
+func TestSimulationBlindRampReachesTheWorkers(t *testing.T) {
+	const workers, latency, d = 16, 2 * time.Millisecond, 4 * time.Second
+	r := simulate(simScenario{name: "unlimited, no headers", workers: workers, noHeaders: true,
+		limit: 1e6, burst: 1e6, latency: latency, duration: d})
+	ideal := float64(workers) * d.Seconds() / latency.Seconds()
+	t.Logf("%d ok in %v, %.3f of what %d workers at %v can do; final rate %.0f", r.ok, d, float64(r.ok)/ideal, workers, latency, r.stats.Rate)
+	if got := float64(r.ok) / ideal; got < 0.92 {
+		t.Errorf("%d ok in %v = %.3f of the workers' %v, want >= 0.92", r.ok, d, got, ideal)
+	}
+}
