@@ -103,6 +103,7 @@ type Store struct {
 	st   stmts
 	now  func() time.Time
 	path string
+	seen *seen // identities admitted in the run being admitted
 }
 
 type stmts struct {
@@ -147,8 +148,10 @@ func (s *Store) prepare(ctx context.Context) error {
 	}{
 		{&s.st.dupOf, dupOfSQL},
 		{&s.st.ledgerGet, `SELECT status, COALESCE(profile_id, ''), content_hash, request, COALESCE(attempt_at, 0), COALESCE(created_at, ''), run_id FROM ledger WHERE identity = ?`},
+		// Most rows are new: inserting first decides them in one statement,
+		// and only an identity already in the ledger needs reading.
 		{&s.st.ledgerPending, `INSERT INTO ledger (identity, status, content_hash, request, attempt_at, run_id) VALUES (?, 'pending', ?, ?, ?, ?)
-			ON CONFLICT(identity) DO UPDATE SET status = 'pending', content_hash = excluded.content_hash, request = excluded.request, attempt_at = excluded.attempt_at, run_id = excluded.run_id`},
+			ON CONFLICT(identity) DO NOTHING`},
 		{&s.st.ledgerCreated, `UPDATE ledger SET status = 'created', profile_id = ?, created_at = ?, attempt_at = NULL, run_id = ? WHERE identity = ?`},
 		{&s.st.ledgerDelete, `DELETE FROM ledger WHERE identity = ? AND status = 'pending'`},
 		{&s.st.ledgerRetry, `UPDATE ledger SET attempt_at = ? WHERE identity = ? AND status = 'pending'`},
@@ -378,27 +381,41 @@ func (s *Store) Admit(runID int64, in Input) (Decision, error) {
 }
 
 func (s *Store) decide(runID int64, in Input, identity string) (Decision, error) {
-	var firstLine int
-	err := s.st.dupOf.QueryRow(runID, identity, in.Seq).Scan(&firstLine)
-	switch {
-	case err == nil:
-		p := profile.Duplicate(in.Request, firstLine)
-		return Decision{Status: StatusInvalid, ErrorType: p.Rule, ErrorMessage: p.At(in.Line)}, nil
-	case !errors.Is(err, sql.ErrNoRows):
+	if s.seen == nil || s.seen.run != runID {
+		if err := s.loadSeen(runID); err != nil {
+			return Decision{}, err
+		}
+	}
+	if s.seen.mayContain(identity) {
+		var firstLine int
+		err := s.st.dupOf.QueryRow(runID, identity, in.Seq).Scan(&firstLine)
+		switch {
+		case err == nil:
+			p := profile.Duplicate(in.Request, firstLine)
+			return Decision{Status: StatusInvalid, ErrorType: p.Rule, ErrorMessage: p.At(in.Line)}, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return Decision{}, fmt.Errorf("state: %w", err)
+		}
+	}
+	s.seen.add(identity)
+
+	hash := in.Request.ContentHash()
+	body, err := json.Marshal(in.Request)
+	if err != nil {
 		return Decision{}, fmt.Errorf("state: %w", err)
+	}
+	res, err := s.st.ledgerPending.Exec(identity, hash, string(body), s.now().UnixNano(), runID)
+	if err != nil {
+		return Decision{}, fmt.Errorf("state: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return Decision{}, fmt.Errorf("state: %w", err)
+	} else if n == 1 {
+		return Decision{Status: Send}, nil
 	}
 
 	var e entry
-	err = s.st.ledgerGet.QueryRow(identity).Scan(&e.status, &e.profileID, &e.hash, &e.request, &e.attemptAt, &e.createdAt, &e.runID)
-	hash := in.Request.ContentHash()
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		body, _ := json.Marshal(in.Request)
-		if _, err := s.st.ledgerPending.Exec(identity, hash, string(body), s.now().UnixNano(), runID); err != nil {
-			return Decision{}, fmt.Errorf("state: %w", err)
-		}
-		return Decision{Status: Send}, nil
-	case err != nil:
+	if err := s.st.ledgerGet.QueryRow(identity).Scan(&e.status, &e.profileID, &e.hash, &e.request, &e.attemptAt, &e.createdAt, &e.runID); err != nil {
 		return Decision{}, fmt.Errorf("state: %w", err)
 	}
 	switch {
@@ -411,6 +428,29 @@ func (s *Store) decide(runID int64, in Input, identity string) (Decision, error)
 		return Decision{Status: StatusSkipped, ProfileID: e.profileID, ErrorType: ErrorProfileChanged, ErrorMessage: changedMessage(in.Line, e, in.Request)}, nil
 	}
 	return Decision{Status: StatusSkipped, ProfileID: e.profileID}, nil
+}
+
+// loadSeen starts the seen filter of a run with the identities its rows
+// already have: those admitted by an earlier process of a resumed run.
+func (s *Store) loadSeen(runID int64) error {
+	f := newSeen(runID)
+	rows, err := s.conn.QueryContext(context.Background(), `SELECT identity FROM rows WHERE run_id = ? AND identity IS NOT NULL`, runID)
+	if err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	defer rows.Close()
+	var id string
+	for rows.Next() {
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+		f.add(id)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	s.seen = f
+	return nil
 }
 
 type entry struct {
