@@ -84,7 +84,9 @@ type runner struct {
 	started time.Time // when this run took over the state: every earlier process was gone by then
 
 	tasks       chan worker.Task
-	open        atomic.Int64 // rows sent or parked and not yet settled
+	outcomes    chan state.Outcome // to recordLoop, in the order they happened
+	recorded    chan struct{}      // closed when recordLoop has stored every outcome
+	open        atomic.Int64       // rows sent or parked and not yet settled
 	producerEnd atomic.Bool
 	failures    atomic.Int64
 	reconciled  atomic.Int64
@@ -126,8 +128,12 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 	}
 	stopCtx, cancel := context.WithCancelCause(stop)
 	defer cancel(nil)
+	// The task queue holds up to two batches, so the workers have rows to
+	// send while the producer admits and commits the next batch.
 	r := &runner{cfg: cfg, run: run, log: cfg.Logger, now: cfg.Now, stop: cancel, started: cfg.Now(),
-		tasks: make(chan worker.Task, cfg.Concurrency)}
+		tasks:    make(chan worker.Task, max(cfg.Concurrency, 2*cfg.Batch)),
+		outcomes: make(chan state.Outcome, 4*cfg.Batch), recorded: make(chan struct{})}
+	go r.recordLoop()
 
 	pool := &worker.Pool{Creator: cfg.API, Pacer: cfg.Pacer, Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts, Now: cfg.Now}
 	var wg sync.WaitGroup
@@ -145,6 +151,8 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 	}()
 	pool.Run(stopCtx, send, r.tasks, r.settle(stopCtx))
 	wg.Wait()
+	close(r.outcomes) // nothing records any more
+	<-r.recorded
 
 	res := Result{Run: run, Rows: rows, Reconciled: int(r.reconciled.Load()), Fatal: r.fatal.Load()}
 	if cause := context.Cause(stopCtx); stopCtx.Err() != nil && cause != nil {
@@ -253,9 +261,37 @@ func (r *runner) park(p reconcile.Parked, unknownSince time.Time) {
 	r.mu.Unlock()
 }
 
+// record queues an outcome for recordLoop. Workers so never wait for the
+// state's lock, which the producer holds through each commit's fsync. The
+// delay costs no safety: an outcome is durable only at the next commit
+// anyway, and until then the row is pending in the ledger, which is what
+// the next run reconciles if this one dies.
 func (r *runner) record(o state.Outcome) {
-	if err := r.cfg.Store.Record(r.run.ID, o); err != nil {
-		r.fail(err)
+	r.outcomes <- o
+}
+
+// recordLoop stores the queued outcomes in order, as many at a time as have
+// queued up, until the run closes the queue.
+func (r *runner) recordLoop() {
+	defer close(r.recorded)
+	buf := make([]state.Outcome, 0, 4*r.cfg.Batch)
+	for o := range r.outcomes {
+		buf = append(buf[:0], o)
+	more:
+		for len(buf) < cap(buf) {
+			select {
+			case o, ok := <-r.outcomes:
+				if !ok {
+					break more
+				}
+				buf = append(buf, o)
+			default:
+				break more
+			}
+		}
+		if err := r.cfg.Store.RecordAll(r.run.ID, buf); err != nil {
+			r.fail(err)
+		}
 	}
 }
 

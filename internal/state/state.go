@@ -532,11 +532,26 @@ type Outcome struct {
 // failed removes the pending entry (nothing was created, so a later run may
 // send the row again); pending keeps it, for reconciliation.
 func (s *Store) Record(runID int64, o Outcome) error {
+	return s.RecordAll(runID, []Outcome{o})
+}
+
+// RecordAll stores outcomes in order, as Record does, under one hold of the
+// lock.
+func (s *Store) RecordAll(runID int64, outcomes []Outcome) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.begin(); err != nil {
 		return err
 	}
+	for _, o := range outcomes {
+		if err := s.recordLocked(runID, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) recordLocked(runID int64, o Outcome) error {
 	var err error
 	switch o.Status {
 	case StatusCreated:
