@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS ledger (
 	created_at   TEXT,
 	run_id       INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS ledger_pending ON ledger(status) WHERE status = 'pending';
+DROP INDEX IF EXISTS ledger_pending;
 CREATE TABLE IF NOT EXISTS runs (
 	id          INTEGER PRIMARY KEY,
 	command     TEXT NOT NULL,
@@ -104,6 +104,8 @@ type Store struct {
 	now  func() time.Time
 	path string
 	seen *seen // identities admitted in the run being admitted
+
+	fieldBuf []byte // Admit's encoding of a row's fields, reused
 }
 
 type stmts struct {
@@ -349,10 +351,6 @@ const Send = ""
 // caller has committed, the row is durably pending before its request goes
 // out.
 func (s *Store) Admit(runID int64, in Input) (Decision, error) {
-	fields, err := json.Marshal(in.Fields)
-	if err != nil {
-		return Decision{}, fmt.Errorf("state: %w", err)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.begin(); err != nil {
@@ -365,16 +363,17 @@ func (s *Store) Admit(runID int64, in Input) (Decision, error) {
 		d = Decision{Status: StatusInvalid, ErrorType: in.Problem.Rule, ErrorMessage: in.Problem.At(in.Line)}
 	default:
 		identity = in.Request.Identity()
-		d, err = s.decide(runID, in, identity)
-		if err != nil {
+		var err error
+		if d, err = s.decide(runID, in, identity); err != nil {
 			return d, err
 		}
 	}
+	s.fieldBuf = encodeFields(s.fieldBuf, in.Fields)
 	status := d.Status
 	if status == Send {
 		status = StatusPending
 	}
-	if _, err := s.st.rowUpsert.Exec(runID, in.Seq, in.Line, nullable(identity), string(fields), status, d.ProfileID, d.ErrorType, d.ErrorMessage); err != nil {
+	if _, err := s.st.rowUpsert.Exec(runID, in.Seq, in.Line, nullable(identity), s.fieldBuf, status, d.ProfileID, d.ErrorType, d.ErrorMessage); err != nil {
 		return d, fmt.Errorf("state: %w", err)
 	}
 	return d, nil
@@ -614,12 +613,13 @@ func (s *Store) EachRow(ctx context.Context, runID int64, fn func(ReportRow) err
 	}
 	defer rows.Close()
 	var fields []byte
+	var dec fieldDecoder
 	for rows.Next() {
 		var r ReportRow
 		if err := rows.Scan(&r.Seq, &r.Line, &r.Status, &r.ProfileID, &r.ErrorType, &r.ErrorMessage, &r.Attempts, &r.RequestID, &fields); err != nil {
 			return fmt.Errorf("state: %w", err)
 		}
-		if err := json.Unmarshal(fields, &r.Fields); err != nil {
+		if r.Fields, err = dec.decode(fields); err != nil {
 			return fmt.Errorf("state: row %d: %w", r.Seq, err)
 		}
 		if err := fn(r); err != nil {
