@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/gocarina/gocsv"
 )
@@ -14,8 +15,19 @@ type csvWriter struct {
 	w *gocsv.SafeCSVWriter
 	// columns maps an input column's name to its cell positions; a name that
 	// appears twice in the input has two positions, filled in order.
-	columns map[string][]int
+	columns map[string]column
 	width   int
+	// Reused by every Write (csv.Writer copies the cells), under mu: the
+	// record, and how many positions of each column the row has filled.
+	mu   sync.Mutex
+	rec  []string
+	used []int
+}
+
+// column is an input column's cell positions and its index into used.
+type column struct {
+	id  int
+	pos []int
 }
 
 // NewCSV returns a Writer that writes a CSV report to w. The header is the
@@ -27,16 +39,22 @@ type csvWriter struct {
 func NewCSV(w io.Writer, inputColumns []string) Writer {
 	own := reportColumns()
 	header := append([]string(nil), own...)
-	columns := make(map[string][]int, len(inputColumns))
+	columns := make(map[string]column, len(inputColumns))
 	renamed := make(map[string]bool)
 	for i, name := range inputColumns {
-		columns[name] = append(columns[name], len(own)+i)
+		c, ok := columns[name]
+		if !ok {
+			c.id = len(columns)
+		}
+		c.pos = append(c.pos, len(own)+i)
+		columns[name] = c
 		header = append(header, inputHeader(name, own, inputColumns, renamed))
 	}
 	for i := range header {
 		header[i] = Neutralise(header[i])
 	}
-	cw := &csvWriter{w: gocsv.NewSafeCSVWriter(csv.NewWriter(w)), columns: columns, width: len(header)}
+	cw := &csvWriter{w: gocsv.NewSafeCSVWriter(csv.NewWriter(w)), columns: columns, width: len(header),
+		rec: make([]string, len(header)), used: make([]int, len(columns))}
 	// An error here is sticky in the csv.Writer's buffer and surfaces from Close.
 	_ = cw.w.Write(header)
 	return cw
@@ -60,7 +78,11 @@ func inputHeader(name string, own, inputColumns []string, renamed map[string]boo
 
 // Write implements Writer.
 func (cw *csvWriter) Write(r Row) error {
-	rec := make([]string, cw.width)
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	rec := cw.rec
+	clear(rec)
+	clear(cw.used)
 	rec[0] = Neutralise(strconv.Itoa(r.Line))
 	rec[1] = Neutralise(r.Status)
 	rec[2] = Neutralise(r.UserProfileID)
@@ -68,15 +90,13 @@ func (cw *csvWriter) Write(r Row) error {
 	rec[4] = Neutralise(r.ErrorMessage)
 	rec[5] = Neutralise(strconv.Itoa(r.Attempts))
 	rec[6] = Neutralise(r.RequestID)
-	used := make(map[string]int, len(r.Fields))
 	for _, f := range r.Fields {
-		pos := cw.columns[f.Name]
-		n := used[f.Name]
-		if n >= len(pos) {
+		c, ok := cw.columns[f.Name]
+		if !ok || cw.used[c.id] >= len(c.pos) {
 			continue
 		}
-		used[f.Name] = n + 1
-		rec[pos[n]] = Neutralise(f.Value)
+		rec[c.pos[cw.used[c.id]]] = Neutralise(f.Value)
+		cw.used[c.id]++
 	}
 	return cw.w.Write(rec)
 }

@@ -125,6 +125,10 @@ func TestCSVColumnCollision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The writer reuses its record: a later row's missing cells stay empty.
+	if err := w.Write(Row{Line: 8, Status: StatusInvalid, Fields: fields("dup", "only")}); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +140,7 @@ func TestCSVColumnCollision(t *testing.T) {
 		{"line", "status", "user_profile_id", "error_type", "error_message", "attempts", "request_id",
 			"input.input.status", "name", "input.status", "input.line", "'=cmd", "dup", "dup"},
 		{"7", "skipped", "uprof_7", "", "", "0", "", "active", "Bo", "x", "99", "v", "first", "second"},
+		{"8", "invalid", "", "", "", "0", "", "", "", "", "", "", "only", ""},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("CSV report:\n got %q\nwant %q", got, want)
