@@ -305,7 +305,7 @@ func TestAuthentication(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	raw := func(header, value string) *http.Response {
+	raw := func(header, value string) (*http.Response, string) {
 		req, _ := http.NewRequest(http.MethodGet, e.ts.URL+"/v1/user_profiles", nil)
 		req.Header.Set("anthropic-beta", profile.BetaHeader)
 		if header != "" {
@@ -315,25 +315,27 @@ func TestAuthentication(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		io.Copy(io.Discard, res.Body)
+		body, _ := io.ReadAll(res.Body)
 		res.Body.Close()
-		return res
+		return res, string(body)
 	}
 	for _, tt := range []struct {
 		header, value string
 		want          int
+		message       string // in the error body
 	}{
-		{"", "", 401},
-		{"x-api-key", "", 401},
-		{"x-api-key", "wrong", 401},
-		{"authorization", "Bearer wrong", 401},
-		{"authorization", "Basic secret", 401},
-		{"x-api-key", "secret", 200},
-		{"authorization", "Bearer secret", 200},
-		{"authorization", "bearer secret", 200},
+		{"", "", 401, "missing API key"},
+		{"x-api-key", "", 401, "missing API key"},
+		{"x-api-key", "wrong", 401, "invalid x-api-key"},
+		{"authorization", "Bearer wrong", 401, "invalid bearer token"},
+		{"authorization", "Basic secret", 401, "missing API key"},
+		{"x-api-key", "secret", 200, ""},
+		{"authorization", "Bearer secret", 200, ""},
+		{"authorization", "bearer secret", 200, ""},
 	} {
-		if res := raw(tt.header, tt.value); res.StatusCode != tt.want {
-			t.Errorf("%s: %q -> %d, want %d", tt.header, tt.value, res.StatusCode, tt.want)
+		res, body := raw(tt.header, tt.value)
+		if res.StatusCode != tt.want || !strings.Contains(body, tt.message) {
+			t.Errorf("%s: %q -> %d %s, want %d with %q", tt.header, tt.value, res.StatusCode, body, tt.want, tt.message)
 		}
 	}
 }

@@ -146,18 +146,18 @@ func (x *exchange) notAllowed(allow string) {
 // authenticate returns why the request is refused, or "" to let it through.
 // The key is never echoed back.
 func (s *Server) authenticate(h http.Header) string {
-	key := h.Get("x-api-key")
+	key, via := h.Get("x-api-key"), "x-api-key"
 	if key == "" {
 		scheme, token, _ := strings.Cut(h.Get("authorization"), " ")
 		if strings.EqualFold(scheme, "bearer") {
-			key = strings.TrimSpace(token)
+			key, via = strings.TrimSpace(token), "bearer token"
 		}
 	}
 	if key == "" {
 		return "missing API key: send it in the x-api-key header or as Authorization: Bearer KEY"
 	}
 	if s.cfg.APIKey != "" && subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.APIKey)) != 1 {
-		return "invalid x-api-key"
+		return "invalid " + via
 	}
 	return ""
 }

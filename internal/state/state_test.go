@@ -222,3 +222,30 @@ func TestOldRunsArePruned(t *testing.T) {
 		t.Fatalf("the last run has %d rows", n)
 	}
 }
+
+// A state path is a file name, whatever characters it holds: none of them
+// may end it or be read as part of the URI the driver is given.
+func TestOpenOddPaths(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a?mode=ro.db", "b#frag.db", "c%20d.db", "with space.db", "e?_pragma=journal_mode(DELETE).db"} {
+		path := filepath.Join(dir, name)
+		s := open(t, path)
+		if _, err := s.BeginRun("run", "in.csv", nil); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: the state is not in the file named: %v", name, err)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		switch n := e.Name(); {
+		case strings.HasSuffix(n, "-wal"), strings.HasSuffix(n, "-shm"), strings.HasSuffix(n, ".db"):
+		default:
+			t.Errorf("stray file %q", n)
+		}
+	}
+}
