@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,12 +29,20 @@ import (
 //	PROVISION_CHAOS_RUNS=K   seeds N, N+1, ... N+K-1 in one invocation (default 1)
 //	PROVISION_CHAOS_ROWS=R   rows in the export (default 200; 80 with -short)
 //	PROVISION_CHAOS_FAULTS=S the emulator's --faults (default chaosFaults)
+//	PROVISION_CHAOS_SETTLE=D provision's --settle (default chaosSettle)
 //
 // The default size keeps the test well under a minute with -race: a 529
 // lowers the governor's pace (it means overloaded), so with one create in
 // twenty answered 529 the run settles at a few dozen rows a second at most.
 
-const chaosFaults = "500=0.05,529=0.05,reset=0.05,lost=0.05,slow=0.03"
+const chaosFaults = "500=0.05,529=0.05,reset=0.05,lost=0.05,slow=0.03,late=0.03"
+
+// chaosSettle is provision's --settle. A late fault creates its profile 1 s
+// (the emulator's --slow-delay) after the request arrived, 500 ms after the
+// client's --timeout gave up on it; a listing made before then finds
+// nothing, and the row would be sent twice. So the settle wait must cover
+// those 500 ms, and the margin is kept small to show that it is enough.
+const chaosSettle = "700ms"
 
 // chaosTotals adds up what the seeds of one invocation did.
 type chaosTotals struct {
@@ -176,13 +185,14 @@ func chaosOnce(t *testing.T, seed int64, n int, tot *chaosTotals) {
 	if faults == "" {
 		faults = chaosFaults
 	}
+	settle := cmp.Or(os.Getenv("PROVISION_CHAOS_SETTLE"), chaosSettle)
 	e := startEmulator(t, "--seed", strconv.FormatInt(seed, 10), "--faults", faults,
 		"--rate", "200", "--burst", "20", "--latency", "5ms", "--slow-delay", "1s")
 	w := newWorkdir(t, e)
 	content, rows := chaosExport(n, seed)
 	input := w.write("users.csv", content)
 	args := []string{"run", input, "--report", "r.csv", "--summary-json", "summary.json",
-		"--timeout", "500ms", "--settle", "100ms", "--log-format", "json", "--progress", "never", "--quiet"}
+		"--timeout", "500ms", "--settle", settle, "--log-format", "json", "--progress", "never", "--quiet"}
 
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x6b696c6c))
 	kills := 3 + rng.IntN(3)
@@ -368,7 +378,7 @@ func chaosOnce(t *testing.T, seed int64, n int, tot *chaosTotals) {
 	// The next night's run over the same export sends nothing and names the
 	// same profiles. (With failed rows it would legitimately send those.)
 	if code == exitOK && !t.Failed() {
-		again := w.run("run", input, "--report", "again.csv", "--timeout", "500ms", "--settle", "100ms", "--progress", "never", "--quiet")
+		again := w.run("run", input, "--report", "again.csv", "--timeout", "500ms", "--settle", settle, "--progress", "never", "--quiet")
 		if again.code != exitOK {
 			t.Errorf("seed %d: re-run exit %d\n%s", seed, again.code, again.stderr)
 		}

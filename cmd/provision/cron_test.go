@@ -217,7 +217,9 @@ func TestSignals(t *testing.T) {
 			e := startEmulator(t, "--latency", "300ms")
 			w := newWorkdir(t, e)
 			input := export(w, "users.csv", 1, 150, 1)
-			cmd := w.command("run", input, "--rate", "50", "--concurrency", "8", "--report", "r.csv", "--metrics-file", "m.prom", "--summary-json", "s.json")
+			// A resumed run waits --timeout (plus --settle) before it looks
+			// for the rows the abandoned requests left pending.
+			cmd := w.command("run", input, "--rate", "50", "--concurrency", "8", "--timeout", "2s", "--report", "r.csv", "--metrics-file", "m.prom", "--summary-json", "s.json")
 			var out strings.Builder
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {
@@ -257,7 +259,7 @@ func TestSignals(t *testing.T) {
 				t.Errorf("no resume hint:\n%s", out.String())
 			}
 
-			res := w.run("run", input, "--report", "r.csv")
+			res := w.run("run", input, "--timeout", "2s", "--report", "r.csv")
 			if res.code != exitOK {
 				t.Fatalf("resume: exit %d\n%s", res.code, res.stderr)
 			}

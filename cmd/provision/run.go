@@ -88,7 +88,7 @@ func (o *runOptions) flags(stderr io.Writer) *flag.FlagSet {
 		fs.StringVar(&o.baseURL, "base-url", "", "API base URL (default $ANTHROPIC_BASE_URL or "+defaultBaseURL+"); http:// only to loopback")
 		fs.StringVar(&o.apiKeyFile, "api-key-file", "", "read the API key from this file (default: $ANTHROPIC_API_KEY)")
 		fs.DurationVar(&o.clockMargin, "clock-margin", 60*time.Second, "how far before an unknown attempt to look for its profile, until the server's clock offset is measured")
-		fs.DurationVar(&o.settle, "settle", time.Second, "wait this long after an unknown outcome before looking for its profile")
+		fs.DurationVar(&o.settle, "settle", time.Second, "wait this long after an unknown outcome before looking for its profile (for rows a killed run left pending: after start + --timeout)")
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: provision %s [flags] FILE\n\nFlags:\n", o.command)
@@ -289,7 +289,7 @@ func runCommand(stop, send context.Context, command string, args []string, stdin
 	}()
 	res, runErr := job.Run(stop, sendCtx, job.Config{Input: rd, InputName: inputName(o.file), Store: st, API: api, Pacer: gov,
 		Concurrency: o.concurrency, MaxAttempts: o.maxAttempts, MaxFailures: o.maxFailures,
-		Settle: o.settle, ClockMargin: o.clockMargin, Progress: prog, Logger: log})
+		Settle: o.settle, Timeout: o.timeout, ClockMargin: o.clockMargin, Progress: prog, Logger: log})
 	prog.Close()
 	if res.Run.ID == 0 {
 		return exitStopped, runErr

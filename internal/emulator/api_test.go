@@ -519,7 +519,7 @@ func TestEmulatorEndpoints(t *testing.T) {
 		t.Errorf("/_emulator/profiles = %+v", ps)
 	}
 	st := e.statsOverHTTP()
-	if st.Requests != 2 || st.Created != 2 || st.Profiles != 2 || len(st.Faults) != 5 {
+	if st.Requests != 2 || st.Created != 2 || st.Profiles != 2 || len(st.Faults) != 6 {
 		t.Errorf("stats %+v", st)
 	}
 	res, err := http.Get(e.ts.URL + "/_emulator/nothing")

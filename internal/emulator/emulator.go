@@ -88,7 +88,7 @@ type counters struct {
 	requests    atomic.Int64
 	created     atomic.Int64
 	rateLimited atomic.Int64
-	faults      [5]atomic.Int64 // indexed like faultKinds
+	faults      [numFaultKinds]atomic.Int64 // indexed like faultKinds
 }
 
 // New checks cfg and returns a Server ready to serve.

@@ -21,7 +21,15 @@ const (
 	FaultLost = "lost"
 	// FaultSlow creates the profile, then answers only after Config.SlowDelay.
 	FaultSlow = "slow"
+	// FaultLate holds the request for Config.SlowDelay and only then creates
+	// the profile, whether or not the client is still waiting (it has
+	// usually given up by then), and answers if it is: a server that works
+	// through a request its client has abandoned.
+	FaultLate = "late"
 )
+
+// numFaultKinds is the number of fault kinds.
+const numFaultKinds = 6
 
 // Indices of the kinds in faultKinds, as faultDrawer.draw returns them.
 const (
@@ -30,13 +38,14 @@ const (
 	idxReset
 	idxLost
 	idxSlow
+	idxLate
 	noFault = -1
 )
 
 // faultKinds lists the kinds in the fixed order in which a draw is mapped to a
 // kind; the order is part of what makes a seed reproducible.
-func faultKinds() [5]string {
-	return [5]string{Fault500, Fault529, FaultReset, FaultLost, FaultSlow}
+func faultKinds() [numFaultKinds]string {
+	return [numFaultKinds]string{Fault500, Fault529, FaultReset, FaultLost, FaultSlow, FaultLate}
 }
 
 // Faults maps a fault kind to the probability that a create request suffers it.
@@ -126,7 +135,7 @@ func isFaultKind(kind string) bool {
 type faultDrawer struct {
 	mu    sync.Mutex
 	rng   *rand.Rand
-	probs [5]float64 // indexed like faultKinds
+	probs [numFaultKinds]float64 // indexed like faultKinds
 	any   bool
 }
 

@@ -51,7 +51,7 @@ func TestParseFaults(t *testing.T) {
 	for _, tt := range []struct{ spec, want string }{
 		{"500", "KIND=PROBABILITY"},
 		{"500=0.1,", "empty entry"},
-		{"boom=0.1", `unknown kind "boom"; use one of 500, 529, reset, lost, slow`},
+		{"boom=0.1", `unknown kind "boom"; use one of 500, 529, reset, lost, slow, late`},
 		{"500=x", `"x" is not a number`},
 		{"500=1.5", "between 0 and 1"},
 		{"500=-0.1", "between 0 and 1"},
@@ -171,6 +171,33 @@ func TestSlowAnswersAfterDelay(t *testing.T) {
 	}
 	if d := time.Since(start); d < 150*time.Millisecond || *p.Name != "patient" {
 		t.Errorf("answered %+v after %v, want the profile after at least 150ms", p, d)
+	}
+}
+
+// A late fault creates the profile only after the client gave up: a listing
+// made at once finds nothing, one made after the delay finds it, once.
+func TestLateCreatesAfterTheClientGaveUp(t *testing.T) {
+	const delay = 300 * time.Millisecond
+	e := newEnv(t, emulator.Config{Faults: emulator.Faults{emulator.FaultLate: 1}, SlowDelay: delay},
+		option.WithRequestTimeout(50*time.Millisecond))
+	start := time.Now()
+	_, _, err := e.create(context.Background(), profile.Request{ExternalID: profile.Str("late-1")})
+	if got := outcome(err); got != "timeout" {
+		t.Fatalf("client saw %q, want timeout", got)
+	}
+	if ps := e.storedProfiles(); len(ps) != 0 && time.Since(start) < delay {
+		t.Fatalf("stored %d profiles before the delay, want 0", len(ps))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(e.storedProfiles()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	ps := e.storedProfiles()
+	if len(ps) != 1 || *ps[0].ExternalID != "late-1" || time.Since(start) < delay {
+		t.Fatalf("after the delay: %+v, want late-1 stored once", ps)
+	}
+	if st := e.srv.Stats(); st.Faults[emulator.FaultLate] != 1 || st.Created != 1 {
+		t.Errorf("stats %+v", st)
 	}
 }
 

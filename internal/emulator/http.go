@@ -227,6 +227,10 @@ func (x *exchange) create() {
 	case idxReset:
 		x.drop()
 		return
+	case idxLate:
+		// Not the request's context: the work goes on after the client
+		// has gone, which is the point of the fault.
+		sleep(context.Background(), s.cfg.SlowDelay)
 	}
 	p := s.store.add(s.newProfile(req), s.now())
 	s.counts.created.Add(1)

@@ -130,10 +130,10 @@ func TestStoreSpansChunks(t *testing.T) {
 }
 
 func TestFaultDrawer(t *testing.T) {
-	f := Faults{Fault500: 0.1, Fault529: 0.05, FaultReset: 0.2, FaultLost: 0.15, FaultSlow: 0.1}
+	f := Faults{Fault500: 0.1, Fault529: 0.05, FaultReset: 0.2, FaultLost: 0.15, FaultSlow: 0.1, FaultLate: 0.05}
 	a, b := newFaultDrawer(f, 3), newFaultDrawer(f, 3)
 	const n = 200_000
-	var counts [5]int
+	var counts [numFaultKinds]int
 	for range n {
 		k := a.draw()
 		if k2 := b.draw(); k != k2 {

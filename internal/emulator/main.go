@@ -92,8 +92,8 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&cfg.Latency, "latency", 0, "`DURATION` added before answering every API request, e.g. 50ms")
 	fs.StringVar(&cfg.APIKey, "api-key", "", "the only API `KEY` accepted; others get 401 (default: any key)")
 	fs.Int64Var(&cfg.Seed, "seed", 0, "`N` seeding the fault draws, to replay a run (default: from the clock, printed)")
-	faults := fs.String("faults", "", "fault `SPEC`: comma list of KIND=PROBABILITY, KIND one of 500, 529, reset, lost, slow")
-	fs.DurationVar(&cfg.SlowDelay, "slow-delay", DefaultSlowDelay, "how long a slow fault holds its answer, `DURATION`")
+	faults := fs.String("faults", "", "fault `SPEC`: comma list of KIND=PROBABILITY, KIND one of 500, 529, reset, lost, slow, late")
+	fs.DurationVar(&cfg.SlowDelay, "slow-delay", DefaultSlowDelay, "how long a slow fault holds its answer, and a late one its create, `DURATION`")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: provision emulator [flags]
 

@@ -46,6 +46,10 @@ type Config struct {
 	// Settle is how long after an unknown outcome the reconciliation waits
 	// before listing, so a request still being processed has finished.
 	Settle time.Duration
+	// Timeout is the per-request timeout. A request that an earlier,
+	// killed process sent may still be in the server's hands this long after
+	// that process ended, as long as it would have waited for the answer.
+	Timeout time.Duration
 	// ClockMargin widens the listing window for clock differences.
 	ClockMargin time.Duration
 	Progress    report.Progress
@@ -63,13 +67,18 @@ type Result struct {
 }
 
 // parked is a row waiting for a reconciliation pass. Its profile is not
-// looked for before ready: Settle after this process learned that the
-// outcome is unknown. A request that timed out or whose connection broke may
-// still be in the server's hands; so may a request of a process that was
-// killed. Counting from the send instead (AttemptAt) would leave no wait at
-// all whenever the timeout is longer than Settle, or when the row was marked
-// pending long before its process died, and a listing made before the server
-// stores the profile finds nothing, so the row would be created twice.
+// looked for before ready: Settle after the outcome became unknown. A
+// request that timed out or whose connection broke may still be in the
+// server's hands; so may a request of a process that was killed. For this
+// process's own requests that is Settle after it gave up on the answer. For
+// a row an earlier process left pending it is Settle after that process
+// would have given up: its request went out before this run started, so
+// by this run's start plus Timeout, the same bound a live process keeps.
+// Counting from the send instead (AttemptAt, which is when the row was
+// marked pending, perhaps long before it went out) would leave no wait at
+// all whenever the timeout is longer than Settle, and a listing made before
+// the server stores the profile finds nothing, so the row would be created
+// twice.
 type parked struct {
 	reconcile.Parked
 	ready time.Time
@@ -241,8 +250,9 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 		case state.StatusPending:
 			r.open.Add(1)
 			// An earlier process left it pending: its request, if any, went
-			// out before that process ended, so before this run started.
-			r.park(reconcile.Parked{Seq: seq, Line: rec.Line, Identity: rec.Request.Identity(), Request: rec.Request, AttemptAt: d.AttemptAt}, r.started)
+			// out before that process ended, so before this run started, and
+			// that process would have waited for it until Timeout after that.
+			r.park(reconcile.Parked{Seq: seq, Line: rec.Line, Identity: rec.Request.Identity(), Request: rec.Request, AttemptAt: d.AttemptAt}, r.started.Add(r.cfg.Timeout))
 		default:
 			r.cfg.Progress.Add(d.Status)
 		}

@@ -154,6 +154,35 @@ func TestSettleAfterACrashCountsFromTheRunStart(t *testing.T) {
 	}
 }
 
+// A request of a killed process may be processed for as long as that
+// process would have waited for it, --timeout: the next run must not look
+// for its profile before its own start plus the timeout plus the settle
+// time, the wait a live process would have kept.
+func TestSettleAfterACrashCoversTheTimeout(t *testing.T) {
+	srv := &lateServer{late: 500 * time.Millisecond}
+	st := openStore(t)
+	cfg := func(stop context.Context) Config {
+		return Config{Input: openInput(t, oneRow), InputName: "users.csv", Store: st, API: srv, Pacer: noPacer{},
+			Concurrency: 1, MaxAttempts: 3, Settle: 300 * time.Millisecond, Timeout: 400 * time.Millisecond, Progress: nopProgress{}}
+	}
+	// The process dies 100 ms after sending; the server stores the profile
+	// 500 ms later, within the 400 ms timeout plus 300 ms settle.
+	stop, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := Run(stop, stop, cfg(stop)); err != nil {
+		t.Fatal(err)
+	}
+	srv.hang = time.Millisecond
+	ctx := context.Background()
+	res, err := Run(ctx, ctx, cfg(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if profiles, creates := srv.count(); profiles != 1 {
+		t.Fatalf("the server holds %d profiles after %d creates, want 1 (reconciled %d)", profiles, creates, res.Reconciled)
+	}
+}
+
 // closingReader serves an export and closes the store once more than after
 // bytes have been read, so that the run's next Admit fails.
 type closingReader struct {
