@@ -140,8 +140,9 @@ func sumJSON(sum report.Summary, code int) ([]byte, error) {
 // sent and the state is not touched. Two goroutines share the work about
 // evenly: this one reads and validates each row, the other finds duplicates,
 // counts and writes the report, fed in batches in input order. Duplicates
-// are found with a set of 64-bit identity hashes: about 40 bytes a row, and
-// a chance of a false duplicate below 1 in 10^7 for a million rows.
+// are found by 64-bit identity hashes (a chance of a false duplicate below
+// 1 in 10^7 for a million rows), kept in memory for the first million
+// identities and in a temporary file beside the report after that.
 func validateTo(ctx context.Context, rd *reader.Reader, o *runOptions, prog report.Progress) (map[string]int, map[string]int, error) {
 	const batchSize = 256
 	type checked struct {
@@ -149,7 +150,12 @@ func validateTo(ctx context.Context, rd *reader.Reader, o *runOptions, prog repo
 		p   *profile.Problem
 	}
 	counts, errTypes := map[string]int{}, map[string]int{}
-	seen := map[uint64]int32{}
+	dir := ""
+	if o.reportPath != "-" {
+		dir = filepath.Dir(o.reportPath)
+	}
+	seen := state.NewFirstLines(dir, 0)
+	defer seen.Close()
 	var h maphash.Hash
 	// key hashes a row's identity without building its string.
 	key := func(r profile.Request) uint64 {
@@ -171,15 +177,16 @@ func validateTo(ctx context.Context, rd *reader.Reader, o *runOptions, prog repo
 	}
 	// settle runs in the writing goroutine: duplicates depend on every
 	// earlier row, so they are found in input order, after validation.
-	settle := func(c checked) report.Row {
+	settle := func(c checked) (report.Row, error) {
 		rec, p := c.rec, c.p
 		row := report.Row{Line: rec.Line, Status: state.StatusValid, Fields: rec.Fields}
 		if p == nil {
-			k := key(rec.Request)
-			if line, dup := seen[k]; dup {
-				p = profile.Duplicate(rec.Request, int(line))
-			} else {
-				seen[k] = int32(rec.Line)
+			first, dup, err := seen.Add(key(rec.Request), rec.Line)
+			if err != nil {
+				return row, err
+			}
+			if dup {
+				p = profile.Duplicate(rec.Request, first)
 			}
 		}
 		if p != nil {
@@ -188,7 +195,7 @@ func validateTo(ctx context.Context, rd *reader.Reader, o *runOptions, prog repo
 		}
 		counts[row.Status]++
 		prog.Add(row.Status)
-		return row
+		return row, nil
 	}
 	err := report.WriteFileAtomic(o.reportPath, 0o600, func(w io.Writer) error {
 		rw, err := report.New(w, o.reportFormat, columns)
@@ -201,9 +208,14 @@ func validateTo(ctx context.Context, rd *reader.Reader, o *runOptions, prog repo
 			var werr error
 			for b := range batches {
 				for _, c := range b {
-					if row := settle(c); werr == nil {
-						werr = rw.Write(row)
+					if werr != nil {
+						continue
 					}
+					row, err := settle(c)
+					if err == nil {
+						err = rw.Write(row)
+					}
+					werr = err
 				}
 			}
 			return errors.Join(werr, rw.Close())

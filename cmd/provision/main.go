@@ -15,6 +15,12 @@ func main() {
 		// collections cost little memory and save CPU on every row.
 		debug.SetGCPercent(400)
 	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// ...and where it is not small (validate's first million
+		// identities), this soft limit, not five times the live heap, sets
+		// when the collector runs.
+		debug.SetMemoryLimit(96 << 20)
+	}
 	stop := startProfile(os.Getenv("PROVISION_CPUPROFILE"))
 	code := Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	stop()
