@@ -67,13 +67,16 @@ type Result struct {
 }
 
 // parked is a row waiting for a reconciliation pass. Its profile is not
-// looked for before ready: Settle after the outcome became unknown. A
-// request that timed out or whose connection broke may still be in the
-// server's hands; so may a request of a process that was killed. For this
-// process's own requests that is Settle after it gave up on the answer. For
+// looked for before ready: Settle after the client gave up on the answer,
+// or would have. A request that timed out or whose connection broke may
+// still be in the server's hands, and so may a request of a process that
+// was killed; the server is taken to finish within Timeout plus Settle of
+// the send, whatever became of the client. For this process's own requests
+// ready is so Settle after the later of the timeout and the moment the
+// outcome became unknown (a broken connection makes it unknown early). For
 // a row an earlier process left pending it is Settle after that process
 // would have given up: its request went out before this run started, so
-// by this run's start plus Timeout, the same bound a live process keeps.
+// by this run's start plus Timeout.
 // Counting from the send instead (AttemptAt, which is when the row was
 // marked pending, perhaps long before it went out) would leave no wait at
 // all whenever the timeout is longer than Settle, and a listing made before
@@ -187,6 +190,7 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 // worker.
 func (r *runner) produce(stop context.Context) (int64, error) {
 	var seq int64
+	leftover := false // a row an earlier run left pending has been seen
 	batch := make([]worker.Task, 0, r.cfg.Batch)
 	flush := func() error {
 		if len(batch) == 0 {
@@ -249,6 +253,11 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 			}
 		case state.StatusPending:
 			r.open.Add(1)
+			if !leftover {
+				leftover = true
+				r.log.Info("rows an earlier run left pending are looked for once it would have given up on them",
+					"from", r.started.Add(r.cfg.Timeout+r.cfg.Settle).Format(time.TimeOnly), "timeout", r.cfg.Timeout.String(), "settle", r.cfg.Settle.String())
+			}
 			// An earlier process left it pending: its request, if any, went
 			// out before that process ended, so before this run started, and
 			// that process would have waited for it until Timeout after that.
@@ -355,7 +364,11 @@ func (r *runner) settle(stop context.Context) func(worker.Done) {
 				r.finish(state.StatusPending) // left for the next run to reconcile
 				return
 			}
-			r.park(reconcile.Parked{Seq: d.Seq, Line: d.Line, Identity: d.Identity, Request: d.Request, AttemptAt: d.Sending}, r.now())
+			// A broken connection makes the outcome unknown before the
+			// timeout would have, but the server may still be working on
+			// the request until then, as it may after a timeout.
+			r.park(reconcile.Parked{Seq: d.Seq, Line: d.Line, Identity: d.Identity, Request: d.Request, AttemptAt: d.Sending},
+				later(r.now(), d.Sending.Add(r.cfg.Timeout)))
 		default: // Rejected, Fatal, or Retry with the attempts used up
 			o.Status, o.Release = state.StatusFailed, true
 			if res.Kind == client.Retry {
@@ -373,6 +386,13 @@ func (r *runner) settle(stop context.Context) func(worker.Done) {
 			}
 		}
 	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func (r *runner) noteOffset(d time.Duration) {

@@ -183,6 +183,23 @@ func TestSettleAfterACrashCoversTheTimeout(t *testing.T) {
 	}
 }
 
+// A connection that breaks after the request went out makes the outcome
+// unknown at once, but the server may go on and store the profile: the
+// listing must wait as long as it would have after a timeout.
+func TestSettleAfterABrokenConnectionCoversTheTimeout(t *testing.T) {
+	srv := &lateServer{hang: 20 * time.Millisecond, late: 400 * time.Millisecond}
+	st := openStore(t)
+	ctx := context.Background()
+	res, err := Run(ctx, ctx, Config{Input: openInput(t, oneRow), InputName: "users.csv", Store: st, API: srv, Pacer: noPacer{},
+		Concurrency: 1, MaxAttempts: 3, Settle: 200 * time.Millisecond, Timeout: 500 * time.Millisecond, Progress: nopProgress{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if profiles, creates := srv.count(); profiles != 1 {
+		t.Fatalf("the server holds %d profiles after %d creates, want 1 (reconciled %d)", profiles, creates, res.Reconciled)
+	}
+}
+
 // closingReader serves an export and closes the store once more than after
 // bytes have been read, so that the run's next Admit fails.
 type closingReader struct {
