@@ -46,9 +46,9 @@ type Config struct {
 	// Settle is how long after an unknown outcome the reconciliation waits
 	// before listing, so a request still being processed has finished.
 	Settle time.Duration
-	// Timeout is the per-request timeout. A request that an earlier,
-	// killed process sent may still be in the server's hands this long after
-	// that process ended, as long as it would have waited for the answer.
+	// Timeout is the per-request timeout. The server is taken to finish a
+	// request within Timeout plus Settle of its send, whatever became of the
+	// client: an unknown outcome is looked up only then.
 	Timeout time.Duration
 	// ClockMargin widens the listing window for clock differences.
 	ClockMargin time.Duration
@@ -67,21 +67,20 @@ type Result struct {
 }
 
 // parked is a row waiting for a reconciliation pass. Its profile is not
-// looked for before ready: Settle after the client gave up on the answer,
-// or would have. A request that timed out or whose connection broke may
-// still be in the server's hands, and so may a request of a process that
-// was killed; the server is taken to finish within Timeout plus Settle of
-// the send, whatever became of the client. For this process's own requests
-// ready is so Settle after the later of the timeout and the moment the
-// outcome became unknown (a broken connection makes it unknown early). For
-// a row an earlier process left pending it is Settle after that process
-// would have given up: its request went out before this run started, so
-// by this run's start plus Timeout.
-// Counting from the send instead (AttemptAt, which is when the row was
-// marked pending, perhaps long before it went out) would leave no wait at
-// all whenever the timeout is longer than Settle, and a listing made before
-// the server stores the profile finds nothing, so the row would be created
-// twice.
+// looked for before ready, when the server can no longer be working on its
+// request: a request that timed out or whose connection broke may still be
+// in the server's hands, and so may a request of a process that was
+// killed, and a listing made before the server stores the profile finds
+// nothing, so the row would be created twice. The server is taken to
+// finish within Timeout plus Settle of the send, so ready is:
+//   - for this process's own requests, Settle after the later of the
+//     timeout and the moment the outcome became unknown (a broken
+//     connection makes it unknown early);
+//   - for a row an earlier process left pending, Timeout plus Settle after
+//     this run's start: its request went out before that process ended.
+//
+// AttemptAt, when the row was marked pending, is no base for it: the row
+// may have waited in the queue long after that.
 type parked struct {
 	reconcile.Parked
 	ready time.Time

@@ -103,6 +103,14 @@ func openStore(t *testing.T) *state.Store {
 
 const oneRow = "external_id,name\nu-1,One\n"
 
+// wantOneProfile fails unless the server ended with exactly one profile.
+func wantOneProfile(t *testing.T, srv *lateServer, res Result) {
+	t.Helper()
+	if profiles, creates := srv.count(); profiles != 1 {
+		t.Fatalf("the server holds %d profiles after %d creates, want 1 (reconciled %d)", profiles, creates, res.Reconciled)
+	}
+}
+
 // A create that times out may still be stored by the server after the
 // client gave up. The settle wait must count from the unknown outcome, not
 // from the send: counted from the send, a timeout longer than --settle
@@ -117,9 +125,7 @@ func TestSettleCountsFromTheUnknownOutcome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if profiles, creates := srv.count(); profiles != 1 {
-		t.Fatalf("the server holds %d profiles after %d creates, want 1 (reconciled %d)", profiles, creates, res.Reconciled)
-	}
+	wantOneProfile(t, srv, res)
 }
 
 // After a crash, the rows left pending were sent by a process that is gone;
@@ -149,9 +155,7 @@ func TestSettleAfterACrashCountsFromTheRunStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if profiles, creates := srv.count(); profiles != 1 {
-		t.Fatalf("the server holds %d profiles after %d creates, want 1 (reconciled %d)", profiles, creates, res.Reconciled)
-	}
+	wantOneProfile(t, srv, res)
 }
 
 // A request of a killed process may be processed for as long as that
@@ -178,9 +182,7 @@ func TestSettleAfterACrashCoversTheTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if profiles, creates := srv.count(); profiles != 1 {
-		t.Fatalf("the server holds %d profiles after %d creates, want 1 (reconciled %d)", profiles, creates, res.Reconciled)
-	}
+	wantOneProfile(t, srv, res)
 }
 
 // A connection that breaks after the request went out makes the outcome
@@ -195,9 +197,7 @@ func TestSettleAfterABrokenConnectionCoversTheTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if profiles, creates := srv.count(); profiles != 1 {
-		t.Fatalf("the server holds %d profiles after %d creates, want 1 (reconciled %d)", profiles, creates, res.Reconciled)
-	}
+	wantOneProfile(t, srv, res)
 }
 
 // closingReader serves an export and closes the store once more than after
