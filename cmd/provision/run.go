@@ -229,6 +229,7 @@ func runCommand(stop, send context.Context, command string, args []string, stdin
 	}
 	log := newLogger(o.logFormat, stderr)
 	in := stdin
+	size := int64(-1) // of a regular file, for the progress bar's estimated total
 	if o.file != "-" {
 		f, err := os.Open(o.file)
 		if err != nil {
@@ -236,6 +237,9 @@ func runCommand(stop, send context.Context, command string, args []string, stdin
 		}
 		defer f.Close()
 		in = f
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
 	}
 	rd, err := reader.Open(in, o.readerOpts)
 	if err != nil {
@@ -245,7 +249,10 @@ func runCommand(stop, send context.Context, command string, args []string, stdin
 		log.Info("columns no field uses are carried into the report and otherwise ignored", "columns", strings.Join(unused, ","))
 	}
 	prog := report.NewProgress(report.ProgressOptions{Out: stderr, Mode: o.progress, IsTerminal: isTerminal(stderr),
-		Total: -1, Interval: o.interval, Logger: log, Quiet: o.quiet})
+		Total: -1, Estimate: func() int64 {
+			rows, bytes := rd.Position()
+			return report.EstimateTotal(rows, bytes, size)
+		}, Interval: o.interval, Logger: log, Quiet: o.quiet})
 	started := time.Now()
 	sum := report.Summary{Command: command, Started: started, ReportPath: o.reportPath}
 

@@ -12,6 +12,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/provision/provision/internal/profile"
 )
@@ -122,6 +123,10 @@ type Reader struct {
 	line   int           // physical line of the next unread byte
 	err    error         // sticky fatal I/O error
 	rec    []byte        // the current record when it spans read chunks; reused, never much over max
+	src    *countingReader
+	raw    *bufio.Reader // the buffer over src: its bytes are read but not consumed
+	read   atomic.Int64  // records returned by Next, for Position
+	pos    atomic.Int64  // input bytes consumed by them, for Position
 
 	// CSV
 	delim   byte
@@ -152,11 +157,12 @@ func Open(r io.Reader, opts Options) (*Reader, error) {
 	if rd.max == 0 {
 		rd.max = DefaultMaxRecordBytes
 	}
-	in, err := decode(r, opts.Encoding)
+	rd.src = &countingReader{r: r}
+	in, raw, err := decode(rd.src, opts.Encoding)
 	if err != nil {
 		return nil, err
 	}
-	rd.in = in
+	rd.in, rd.raw = in, raw
 	if opts.Format == FormatJSONL {
 		return rd, nil
 	}
@@ -182,8 +188,30 @@ func (r *Reader) Next() (Record, error) {
 	}
 	if err != nil {
 		r.err = err
+	} else {
+		r.read.Add(1)
+		r.pos.Store(r.src.n - int64(r.raw.Buffered()))
 	}
 	return rec, err
+}
+
+// Position returns how many records Next has returned so far and how many
+// bytes of the input they took, up to a decoding buffer's worth for an
+// input that is not UTF-8. It is safe to call while another goroutine
+// reads, to show progress.
+func (r *Reader) Position() (records, bytes int64) { return r.read.Load(), r.pos.Load() }
+
+// countingReader counts the bytes read through it; only the goroutine that
+// reads uses n.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // Columns returns the CSV header, trimmed, without a byte-order mark; nil for

@@ -879,3 +879,40 @@ func TestRecordsOwnTheirData(t *testing.T) {
 		t.Fatalf("fields changed: %q", recs[0].Fields)
 	}
 }
+
+// Position counts every record Next returned, invalid ones included (they
+// are rows of the report too), and the input bytes they took, which reach
+// the input's size at the end.
+func TestPosition(t *testing.T) {
+	for _, tt := range []struct {
+		name, input string
+		format      Format
+	}{
+		{"csv", "external_id,name\nu1,One\nu2\nu3,Three\n", FormatCSV},
+		{"jsonl", `{"external_id":"u1"}` + "\n[1]\n\n" + `{"name":"Three"}` + "\n", FormatJSONL},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rd, err := Open(strings.NewReader(tt.input), Options{Format: tt.format})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var last int64
+			for want := int64(1); ; want++ {
+				if _, err := rd.Next(); err != nil {
+					if err != io.EOF {
+						t.Fatal(err)
+					}
+					break
+				}
+				rows, bytes := rd.Position()
+				if rows != want || bytes < last || bytes > int64(len(tt.input)) {
+					t.Fatalf("after %d records: Position() = %d, %d (before: %d bytes)", want, rows, bytes, last)
+				}
+				last = bytes
+			}
+			if rows, bytes := rd.Position(); rows != 3 || bytes != int64(len(tt.input)) {
+				t.Errorf("at the end: %d rows, %d bytes; want 3 and %d", rows, bytes, len(tt.input))
+			}
+		})
+	}
+}

@@ -23,16 +23,20 @@ const (
 // decode wraps r so that it yields UTF-8 text without a byte-order mark,
 // after checking that the start of the input agrees with the encoding asked
 // for. The result is buffered with at least sniffSize bytes so that callers
-// can peek at the start of the text.
-func decode(r io.Reader, encoding string) (*bufio.Reader, error) {
-	raw := bufio.NewReaderSize(r, sniffSize)
+// can peek at the start of the text. raw is the buffer over r itself.
+func decode(r io.Reader, encoding string) (in, raw *bufio.Reader, err error) {
+	in, raw, err = decodeFrom(bufio.NewReaderSize(r, sniffSize), encoding)
+	return in, raw, err
+}
+
+func decodeFrom(raw *bufio.Reader, encoding string) (*bufio.Reader, *bufio.Reader, error) {
 	prefix, err := raw.Peek(sniffSize)
 	atEOF := false
 	switch {
 	case err == io.EOF:
 		atEOF = true
 	case err != nil && !errors.Is(err, bufio.ErrBufferFull):
-		return nil, err
+		return nil, nil, err
 	}
 	bom := ""
 	switch {
@@ -44,39 +48,39 @@ func decode(r io.Reader, encoding string) (*bufio.Reader, error) {
 	switch strings.ToLower(strings.TrimSpace(encoding)) {
 	case "", "utf-8", "utf8":
 		if bom == bomUTF16LE {
-			return nil, usagef("the file is UTF-16 (it starts with a UTF-16 byte-order mark); re-run with --encoding utf-16")
+			return nil, nil, usagef("the file is UTF-16 (it starts with a UTF-16 byte-order mark); re-run with --encoding utf-16")
 		}
 		if bom == bomUTF8 {
 			prefix = prefix[len(bomUTF8):]
 			if _, err := raw.Discard(len(bomUTF8)); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		// Only an unstated encoding is sniffed: --encoding utf-8 is how a user
 		// says the file is UTF-8 and wants stray bytes reported row by row.
 		if encoding == "" {
 			if err := checkUTF8(prefix, atEOF); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
-		return raw, nil
+		return raw, raw, nil
 	case "windows-1252", "windows1252", "cp1252":
 		if err := singleByteBOM(bom, "windows-1252"); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return bufio.NewReaderSize(transform.NewReader(raw, charmap.Windows1252.NewDecoder()), sniffSize), nil
+		return bufio.NewReaderSize(transform.NewReader(raw, charmap.Windows1252.NewDecoder()), sniffSize), raw, nil
 	case "latin1", "latin-1", "iso-8859-1", "iso8859-1":
 		if err := singleByteBOM(bom, "latin1"); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return bufio.NewReaderSize(transform.NewReader(raw, charmap.ISO8859_1.NewDecoder()), sniffSize), nil
+		return bufio.NewReaderSize(transform.NewReader(raw, charmap.ISO8859_1.NewDecoder()), sniffSize), raw, nil
 	case "utf-16", "utf16":
 		// The byte-order mark decides the endianness (and strips itself);
 		// without one, little-endian is what Windows tools write.
 		dec := unicode.BOMOverride(unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM).NewDecoder())
-		return bufio.NewReaderSize(transform.NewReader(raw, dec), sniffSize), nil
+		return bufio.NewReaderSize(transform.NewReader(raw, dec), sniffSize), raw, nil
 	}
-	return nil, usagef("unknown encoding %q; use utf-8, windows-1252, latin1 or utf-16", encoding)
+	return nil, nil, usagef("unknown encoding %q; use utf-8, windows-1252, latin1 or utf-16", encoding)
 }
 
 // singleByteBOM refuses a byte-order mark under a single-byte encoding: the

@@ -37,32 +37,42 @@ type Progress interface {
 
 // ProgressOptions configures NewProgress.
 type ProgressOptions struct {
-	Out        io.Writer     // where the bar is drawn, normally stderr; nil draws no bar
-	Mode       string        // ProgressAuto (also ""), ProgressAlways or ProgressNever
-	IsTerminal bool          // whether Out is a terminal, for ProgressAuto
-	Total      int           // rows expected, or -1 when unknown (stdin)
-	Interval   time.Duration // period of the log line when there is no bar; 0 means DefaultProgressInterval
-	Logger     *slog.Logger  // receives the log lines; nil logs nothing
-	Quiet      bool          // no log lines
+	Out        io.Writer // where the bar is drawn, normally stderr; nil draws no bar
+	Mode       string    // ProgressAuto (also ""), ProgressAlways or ProgressNever
+	IsTerminal bool      // whether Out is a terminal, for ProgressAuto
+	Total      int       // rows expected, or -1 when unknown (stdin)
+	// Estimate, if set, is asked on every update for the rows expected, -1
+	// when unknown; it replaces Total, so the bar gains a total and an ETA
+	// as the input is read (see EstimateTotal).
+	Estimate func() int64
+	Interval time.Duration // period of the log line when there is no bar; 0 means DefaultProgressInterval
+	Logger   *slog.Logger  // receives the log lines; nil logs nothing
+	Quiet    bool          // no log lines
 }
 
 // NewProgress starts showing progress: a bar on a terminal, otherwise a
 // "progress" log line every Interval, otherwise nothing.
 func NewProgress(opts ProgressOptions) Progress {
-	p := &progress{start: time.Now(), total: opts.Total}
+	p := &progress{start: time.Now(), total: opts.Total, estimate: opts.Estimate}
 	useBar := opts.Out != nil &&
 		(opts.Mode == ProgressAlways || (opts.Mode == ProgressAuto || opts.Mode == "") && opts.IsTerminal)
 	switch {
 	case useBar:
 		p.bar = newBar(opts.Out, opts.Total)
-		p.run(barInterval, p.drawBar)
+		p.run(barInterval, func() {
+			p.refreshTotal()
+			p.drawBar()
+		})
 	case opts.Logger != nil && !opts.Quiet:
 		interval := opts.Interval
 		if interval <= 0 {
 			interval = DefaultProgressInterval
 		}
 		logger := opts.Logger
-		p.run(interval, func() { p.logLine(logger) })
+		p.run(interval, func() {
+			p.refreshTotal()
+			p.logLine(logger)
+		})
 	}
 	return p
 }
@@ -72,9 +82,10 @@ func NewProgress(opts ProgressOptions) Progress {
 type progress struct {
 	done, created, skipped, invalid, failed, pending, valid atomic.Int64
 
-	start time.Time
-	total int
-	bar   *progressbar.ProgressBar
+	start    time.Time
+	total    int // read and written by the updating goroutine, then by Close
+	estimate func() int64
+	bar      *progressbar.ProgressBar
 
 	stop     chan struct{}
 	stopped  chan struct{}
@@ -113,6 +124,7 @@ func (p *progress) Close() {
 		if p.bar == nil {
 			return
 		}
+		p.refreshTotal()
 		p.drawBar()
 		switch {
 		case p.bar.IsFinished():
@@ -149,7 +161,10 @@ func (p *progress) run(interval time.Duration, tick func()) {
 // per interval rather than a bar's carriage returns.
 func (p *progress) logLine(logger *slog.Logger) {
 	attrs := []any{slog.Int64("done", p.done.Load())}
-	if p.total >= 0 {
+	switch {
+	case p.estimate != nil && p.total > 0:
+		attrs = append(attrs, slog.Int("expected_total", p.total))
+	case p.estimate == nil && p.total >= 0:
 		attrs = append(attrs, slog.Int("total", p.total))
 	}
 	attrs = append(attrs,
@@ -162,6 +177,21 @@ func (p *progress) logLine(logger *slog.Logger) {
 		slog.Float64("rows_per_s", p.rate()),
 	)
 	logger.Info("progress", attrs...)
+}
+
+// refreshTotal takes a new estimate of the total, and gives the bar it.
+func (p *progress) refreshTotal() {
+	if p.estimate == nil {
+		return
+	}
+	t := p.estimate()
+	if t <= 0 || int(t) == p.total {
+		return
+	}
+	p.total = int(t)
+	if p.bar != nil {
+		p.bar.ChangeMax64(t)
+	}
 }
 
 // rate is the rows finished per second since the start, to one decimal.

@@ -117,6 +117,10 @@ func TestProgressBar(t *testing.T) {
 			[]string{"13/13", "7 created", "1 skipped", "3 invalid", "2 failed"}},
 		{"always, stopped short", ProgressOptions{Mode: ProgressAlways, Total: 100}, 100, []string{"13/100", "7 created"}},
 		{"unknown total", ProgressOptions{Mode: ProgressAlways, Total: -1}, -1, []string{"13", "2 failed"}},
+		{"estimated total", ProgressOptions{Mode: ProgressAlways, Total: -1, Estimate: func() int64 { return 13 }}, 13,
+			[]string{"13/13", "7 created"}},
+		{"estimate still unknown", ProgressOptions{Mode: ProgressAlways, Total: -1, Estimate: func() int64 { return -1 }}, -1,
+			[]string{"13", "2 failed"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
