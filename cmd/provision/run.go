@@ -88,7 +88,7 @@ func (o *runOptions) flags(stderr io.Writer) *flag.FlagSet {
 		fs.StringVar(&o.baseURL, "base-url", "", "API base URL (default $ANTHROPIC_BASE_URL or "+defaultBaseURL+"); http:// only to loopback")
 		fs.StringVar(&o.apiKeyFile, "api-key-file", "", "read the API key from this file (default: $ANTHROPIC_API_KEY)")
 		fs.DurationVar(&o.clockMargin, "clock-margin", 60*time.Second, "how far before an unknown attempt to look for its profile, until the server's clock offset is measured")
-		fs.DurationVar(&o.settle, "settle", time.Second, "how long past --timeout after its send the server may still store a profile: an unknown outcome is looked up only then (for rows a killed run left pending: this run's start + --timeout + --settle)")
+		fs.DurationVar(&o.settle, "settle", time.Second, "how long past --timeout after its send the server may still store a profile: an unknown outcome is looked up only then (for rows a killed run left pending: this run's start + its --timeout, or the killed run's if longer, + --settle)")
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: provision %s [flags] FILE\n\nFlags:\n", o.command)

@@ -130,6 +130,7 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 	if cfg.ClockMargin <= 0 {
 		cfg.ClockMargin = 60 * time.Second
 	}
+	cfg.Store.SetAttemptTimeout(cfg.Timeout)
 	run, err := cfg.Store.BeginRun("run", cfg.InputName, cfg.Input.Columns())
 	if err != nil {
 		return Result{}, err
@@ -254,13 +255,15 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 			r.open.Add(1)
 			if !leftover {
 				leftover = true
-				r.log.Info("rows an earlier run left pending are looked for once it would have given up on them",
-					"from", r.started.Add(r.cfg.Timeout+r.cfg.Settle).Format(time.TimeOnly), "timeout", r.cfg.Timeout.String(), "settle", r.cfg.Settle.String())
+				r.log.Info("rows an earlier run left pending are looked for once it would have given up on them: --timeout (its own, if longer) and --settle after this run's start",
+					"not_before", r.started.Add(r.cfg.Timeout+r.cfg.Settle).Format(time.TimeOnly), "timeout", r.cfg.Timeout.String(), "settle", r.cfg.Settle.String())
 			}
 			// An earlier process left it pending: its request, if any, went
 			// out before that process ended, so before this run started, and
-			// that process would have waited for it until Timeout after that.
-			r.park(reconcile.Parked{Seq: seq, Line: rec.Line, Identity: rec.Request.Identity(), Request: rec.Request, AttemptAt: d.AttemptAt}, r.started.Add(r.cfg.Timeout))
+			// that process would have waited for it until its timeout after
+			// that (this run's, if the state does not say).
+			r.park(reconcile.Parked{Seq: seq, Line: rec.Line, Identity: rec.Request.Identity(), Request: rec.Request, AttemptAt: d.AttemptAt},
+				r.started.Add(max(r.cfg.Timeout, d.AttemptTimeout)))
 		default:
 			r.cfg.Progress.Add(d.Status)
 		}

@@ -162,27 +162,34 @@ func TestSettleAfterACrashCountsFromTheRunStart(t *testing.T) {
 // process would have waited for it, --timeout: the next run must not look
 // for its profile before its own start plus the timeout plus the settle
 // time, the wait a live process would have kept.
+//
+// The killed process's timeout is the one that counts, recorded with the
+// attempt: the run that resumes may have been given a shorter one.
 func TestSettleAfterACrashCoversTheTimeout(t *testing.T) {
-	srv := &lateServer{late: 500 * time.Millisecond}
-	st := openStore(t)
-	cfg := func(stop context.Context) Config {
-		return Config{Input: openInput(t, oneRow), InputName: "users.csv", Store: st, API: srv, Pacer: noPacer{},
-			Concurrency: 1, MaxAttempts: 3, Settle: 300 * time.Millisecond, Timeout: 400 * time.Millisecond, Progress: nopProgress{}}
+	for _, resumeTimeout := range []time.Duration{400 * time.Millisecond, 10 * time.Millisecond} {
+		t.Run("resumed with --timeout "+resumeTimeout.String(), func(t *testing.T) {
+			srv := &lateServer{late: 500 * time.Millisecond}
+			st := openStore(t)
+			cfg := func(timeout time.Duration) Config {
+				return Config{Input: openInput(t, oneRow), InputName: "users.csv", Store: st, API: srv, Pacer: noPacer{},
+					Concurrency: 1, MaxAttempts: 3, Settle: 300 * time.Millisecond, Timeout: timeout, Progress: nopProgress{}}
+			}
+			// The process dies 100 ms after sending; the server stores the
+			// profile 500 ms later, within its 400 ms timeout plus 300 ms settle.
+			stop, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			if _, err := Run(stop, stop, cfg(400*time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+			srv.hang = time.Millisecond
+			ctx := context.Background()
+			res, err := Run(ctx, ctx, cfg(resumeTimeout))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantOneProfile(t, srv, res)
+		})
 	}
-	// The process dies 100 ms after sending; the server stores the profile
-	// 500 ms later, within the 400 ms timeout plus 300 ms settle.
-	stop, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	if _, err := Run(stop, stop, cfg(stop)); err != nil {
-		t.Fatal(err)
-	}
-	srv.hang = time.Millisecond
-	ctx := context.Background()
-	res, err := Run(ctx, ctx, cfg(ctx))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantOneProfile(t, srv, res)
 }
 
 // A connection that breaks after the request went out makes the outcome

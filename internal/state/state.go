@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS ledger (
 	content_hash TEXT NOT NULL,
 	request      TEXT NOT NULL,
 	attempt_at   INTEGER,
+	attempt_timeout INTEGER NOT NULL DEFAULT 0,
 	created_at   TEXT,
 	run_id       INTEGER NOT NULL
 ) WITHOUT ROWID;
@@ -106,6 +107,8 @@ type Store struct {
 	path string
 	seen *seen // identities admitted in the run being admitted
 
+	attemptTimeout time.Duration // recorded with every attempt, see SetAttemptTimeout
+
 	fieldBuf []byte // Admit's encoding of a row's fields, reused
 }
 
@@ -115,6 +118,20 @@ type stmts struct {
 }
 
 var uriEscaper = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
+// migrate brings a state file written by an earlier version up to the schema.
+func migrate(ctx context.Context, db *sql.DB) error {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('ledger') WHERE name = 'attempt_timeout'`).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		if _, err := db.ExecContext(ctx, `ALTER TABLE ledger ADD COLUMN attempt_timeout INTEGER NOT NULL DEFAULT 0`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Open opens (creating if needed, mode 0600) the state file at path.
 func Open(ctx context.Context, path string) (*Store, error) {
@@ -139,6 +156,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		db.Close()
@@ -158,14 +179,14 @@ func (s *Store) prepare(ctx context.Context) error {
 		sql string
 	}{
 		{&s.st.dupOf, dupOfSQL},
-		{&s.st.ledgerGet, `SELECT status, COALESCE(profile_id, ''), content_hash, request, COALESCE(attempt_at, 0), COALESCE(created_at, ''), run_id FROM ledger WHERE identity = ?`},
+		{&s.st.ledgerGet, `SELECT status, COALESCE(profile_id, ''), content_hash, request, COALESCE(attempt_at, 0), attempt_timeout, COALESCE(created_at, ''), run_id FROM ledger WHERE identity = ?`},
 		// Most rows are new: inserting first decides them in one statement,
 		// and only an identity already in the ledger needs reading.
-		{&s.st.ledgerPending, `INSERT INTO ledger (identity, status, content_hash, request, attempt_at, run_id) VALUES (?, 'pending', ?, ?, ?, ?)
+		{&s.st.ledgerPending, `INSERT INTO ledger (identity, status, content_hash, request, attempt_at, attempt_timeout, run_id) VALUES (?, 'pending', ?, ?, ?, ?, ?)
 			ON CONFLICT(identity) DO NOTHING`},
 		{&s.st.ledgerCreated, `UPDATE ledger SET status = 'created', profile_id = ?, created_at = ?, attempt_at = NULL, run_id = ? WHERE identity = ?`},
 		{&s.st.ledgerDelete, `DELETE FROM ledger WHERE identity = ? AND status = 'pending'`},
-		{&s.st.ledgerRetry, `UPDATE ledger SET attempt_at = ? WHERE identity = ? AND status = 'pending'`},
+		{&s.st.ledgerRetry, `UPDATE ledger SET attempt_at = ?, attempt_timeout = ? WHERE identity = ? AND status = 'pending'`},
 		{&s.st.rowUpsert, `INSERT INTO rows (run_id, seq, line, identity, fields, status, profile_id, error_type, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT(run_id, seq) DO UPDATE SET line = excluded.line, identity = excluded.identity, fields = excluded.fields, status = excluded.status,
 			profile_id = excluded.profile_id, error_type = excluded.error_type, error_message = excluded.error_message`},
@@ -348,6 +369,9 @@ type Decision struct {
 	ErrorType    string
 	ErrorMessage string
 	AttemptAt    time.Time // for parked rows: when the unresolved attempt was made
+	// AttemptTimeout is, for parked rows, the request timeout of the process
+	// that made the attempt (0 when not recorded).
+	AttemptTimeout time.Duration
 }
 
 // Send is the Decision.Status of a row that must be sent.
@@ -412,7 +436,7 @@ func (s *Store) decide(runID int64, in Input, identity string) (Decision, error)
 	if err != nil {
 		return Decision{}, fmt.Errorf("state: %w", err)
 	}
-	res, err := s.st.ledgerPending.Exec(identity, hash, string(body), s.now().UnixNano(), runID)
+	res, err := s.st.ledgerPending.Exec(identity, hash, string(body), s.now().UnixNano(), int64(s.attemptTimeout), runID)
 	if err != nil {
 		return Decision{}, fmt.Errorf("state: %w", err)
 	}
@@ -423,12 +447,12 @@ func (s *Store) decide(runID int64, in Input, identity string) (Decision, error)
 	}
 
 	var e entry
-	if err := s.st.ledgerGet.QueryRow(identity).Scan(&e.status, &e.profileID, &e.hash, &e.request, &e.attemptAt, &e.createdAt, &e.runID); err != nil {
+	if err := s.st.ledgerGet.QueryRow(identity).Scan(&e.status, &e.profileID, &e.hash, &e.request, &e.attemptAt, &e.attemptTimeout, &e.createdAt, &e.runID); err != nil {
 		return Decision{}, fmt.Errorf("state: %w", err)
 	}
 	switch {
 	case e.status == StatusPending:
-		return Decision{Status: StatusPending, AttemptAt: time.Unix(0, e.attemptAt),
+		return Decision{Status: StatusPending, AttemptAt: time.Unix(0, e.attemptAt), AttemptTimeout: time.Duration(e.attemptTimeout),
 			ErrorType: "outcome_unknown", ErrorMessage: "an earlier attempt's outcome is unknown; it is reconciled before anything is sent again"}, nil
 	case e.runID == runID:
 		return Decision{Status: StatusCreated, ProfileID: e.profileID}, nil
@@ -463,7 +487,7 @@ func (s *Store) loadSeen(runID int64) error {
 
 type entry struct {
 	status, profileID, hash, request, createdAt string
-	attemptAt, runID                            int64
+	attemptAt, attemptTimeout, runID            int64
 }
 
 // changedMessage names the fields whose values differ from those the profile
@@ -582,6 +606,15 @@ func (s *Store) recordLocked(runID int64, o Outcome) error {
 	return nil
 }
 
+// SetAttemptTimeout sets the request timeout recorded with each attempt
+// from now on: a later run that finds the attempt unresolved waits as long
+// as this process would have.
+func (s *Store) SetAttemptTimeout(d time.Duration) {
+	s.mu.Lock()
+	s.attemptTimeout = d
+	s.mu.Unlock()
+}
+
 // Resend marks a parked row as about to be sent again, after reconciliation
 // found no profile for it: its attempt time moves forward, since every older
 // attempt is now known to have created nothing.
@@ -591,7 +624,7 @@ func (s *Store) Resend(identity string) error {
 	if err := s.begin(); err != nil {
 		return err
 	}
-	if _, err := s.st.ledgerRetry.Exec(s.now().UnixNano(), identity); err != nil {
+	if _, err := s.st.ledgerRetry.Exec(s.now().UnixNano(), int64(s.attemptTimeout), identity); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
 	return nil

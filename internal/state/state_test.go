@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -247,5 +248,74 @@ func TestOpenOddPaths(t *testing.T) {
 		default:
 			t.Errorf("stray file %q", n)
 		}
+	}
+}
+
+// The request timeout of the process that made an attempt is kept with it,
+// and a resend records the resending process's.
+func TestAttemptTimeoutIsRecorded(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "s.db"))
+	defer s.Close()
+	run, err := s.BeginRun("run", "a.csv", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetAttemptTimeout(45 * time.Second)
+	if d := admit(t, s, run.ID, 1, req("u1", "One")); d.Status != Send {
+		t.Fatalf("%+v", d)
+	}
+	run2, err := s.BeginRun("run", "b.csv", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetAttemptTimeout(time.Second)
+	if d := admit(t, s, run2.ID, 1, req("u1", "One")); d.Status != StatusPending || d.AttemptTimeout != 45*time.Second {
+		t.Fatalf("pending from a 45 s process: %+v", d)
+	}
+	if err := s.Resend("external_id:u1"); err != nil {
+		t.Fatal(err)
+	}
+	run3, err := s.BeginRun("run", "c.csv", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := admit(t, s, run3.ID, 1, req("u1", "One")); d.Status != StatusPending || d.AttemptTimeout != time.Second {
+		t.Fatalf("after a resend by a 1 s process: %+v", d)
+	}
+}
+
+// A state file written before attempt timeouts were recorded opens, gains
+// the column, and reads its old pending entries as "not recorded".
+func TestMigrateAddsAttemptTimeout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE ledger (identity TEXT PRIMARY KEY, status TEXT NOT NULL, profile_id TEXT, content_hash TEXT NOT NULL,
+			request TEXT NOT NULL, attempt_at INTEGER, created_at TEXT, run_id INTEGER NOT NULL) WITHOUT ROWID`,
+		`INSERT INTO ledger VALUES ('external_id:u1', 'pending', NULL, 'h', '{}', 5, NULL, 1)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s := open(t, path)
+	defer s.Close()
+	run, err := s.BeginRun("run", "a.csv", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := admit(t, s, run.ID, 1, req("u1", "One")); d.Status != StatusPending || d.AttemptTimeout != 0 || d.AttemptAt != time.Unix(0, 5) {
+		t.Fatalf("old pending entry: %+v", d)
+	}
+	s.Close()
+	if s2, err := Open(context.Background(), path); err != nil { // a second open finds the column there
+		t.Fatal(err)
+	} else {
+		s2.Close()
 	}
 }
