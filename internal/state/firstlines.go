@@ -133,8 +133,8 @@ func (f *FirstLines) spill() (err error) {
 	return nil
 }
 
-// Spilled reports whether the set has moved on to its temporary file.
-func (f *FirstLines) Spilled() bool { return f.db != nil }
+// spilled reports whether the set has moved on to its temporary file.
+func (f *FirstLines) spilled() bool { return f.db != nil }
 
 // Close removes the temporary file, if there is one.
 func (f *FirstLines) Close() error {

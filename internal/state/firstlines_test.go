@@ -31,8 +31,8 @@ func TestFirstLinesMatchesAMap(t *testing.T) {
 			t.Fatalf("line %d, key %x: got (%d, %v), want (%d, %v)", line, key, first, dup, w, seen)
 		}
 	}
-	if !f.Spilled() || dups == 0 {
-		t.Fatalf("spilled %v, %d duplicates: the test does not cover the temporary file", f.Spilled(), dups)
+	if !f.spilled() || dups == 0 {
+		t.Fatalf("spilled %v, %d duplicates: the test does not cover the temporary file", f.spilled(), dups)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("while in use, %d files in the directory, want the temporary file", len(entries))
@@ -53,7 +53,7 @@ func TestFirstLinesInMemoryWritesNothing(t *testing.T) {
 			t.Fatalf("line %d: dup %v, %v", line, dup, err)
 		}
 	}
-	if f.Spilled() {
+	if f.spilled() {
 		t.Error("spilled below the default size")
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
