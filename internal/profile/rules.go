@@ -2,19 +2,26 @@ package profile
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"time"
 	"unicode/utf8"
 )
 
-// Limits of the seed contract, in Unicode code points.
+// Limits of every contract, in Unicode code points.
 const (
-	MaxExternalID       = 255
+	MaxExternalID       = 255 // also reference_id's
 	MaxName             = 255
 	MaxMetadataKeys     = 16
 	MaxMetadataKey      = 64
 	MaxMetadataValue    = 512
+	MaxHash             = 255 // email_hash and name_hash
 	maxShownValuePrefix = 40
 )
+
+// MaxOnboardedAhead is how far in the future onboarded_at may be: the
+// server allows for clocks that disagree by up to a minute.
+const MaxOnboardedAhead = time.Minute
 
 // Rule names: stable identifiers that reports, summaries and tests rely on.
 const (
@@ -32,6 +39,23 @@ const (
 	RuleInvalidUTF8           = "invalid_utf8"
 	RuleDuplicateExternalID   = "duplicate_external_id"
 	RuleDuplicateRow          = "duplicate_row"
+
+	// Rules of the later contracts.
+	RuleReferenceIDEmpty            = "reference_id_empty"
+	RuleReferenceIDTooLong          = "reference_id_too_long"
+	RuleAccessTypeInvalid           = "access_type_invalid"
+	RuleAccessTypeConflict          = "access_type_conflict" // relationship and access_type disagree
+	RuleRelationshipInternalNotInGA = "relationship_internal_not_in_ga"
+	RuleNotInVersion                = "not_in_api_version" // a field the chosen contract cannot carry
+	RuleCountryInvalid              = "country_invalid"
+	RuleEmailHashEmpty              = "email_hash_empty"
+	RuleEmailHashTooLong            = "email_hash_too_long"
+	RuleNameHashEmpty               = "name_hash_empty"
+	RuleNameHashTooLong             = "name_hash_too_long"
+	RuleOnboardedAtInvalid          = "onboarded_at_invalid"
+	RuleOnboardedAtInFuture         = "onboarded_at_in_future"
+	RuleAccountStatusInvalid        = "account_status_invalid"
+	RuleEntityTypeInvalid           = "entity_type_invalid"
 )
 
 // Problem is one broken rule: which rule, which field, and a sentence for a
@@ -59,12 +83,31 @@ func problem(rule, field, format string, args ...any) *Problem {
 	return &Problem{Rule: rule, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-// Validate checks r against the seed's rules and returns the first problem
-// found, in a fixed field order, or nil when the request is valid. Every field
-// is optional, so an empty request is valid.
+// Validate checks r against the seed's rules; it is
+// ValidateFor(r, Version20260324).
 func Validate(r Request) *Problem {
+	return ValidateFor(r, Version20260324)
+}
+
+// ValidateFor checks r against the rules of contract v, with the current
+// time as the limit of onboarded_at; see ValidateAt.
+func ValidateFor(r Request, v Version) *Problem {
+	return ValidateAt(r, v, time.Now())
+}
+
+// ValidateAt checks r against every documented rule of contract v and
+// returns the first problem found, in a fixed field order, or nil when the
+// request is valid. now is the clock onboarded_at is checked against. Every
+// field is optional, so an empty request is valid.
+func ValidateAt(r Request, v Version, now time.Time) *Problem {
 	if r.ExternalID != nil {
-		if p := checkString("external_id", *r.ExternalID, MaxExternalID, RuleExternalIDEmpty, RuleExternalIDTooLong); p != nil {
+		var p *Problem
+		if v.hasExternalID() {
+			p = checkString("external_id", *r.ExternalID, MaxExternalID, RuleExternalIDEmpty, RuleExternalIDTooLong)
+		} else {
+			p = checkString("reference_id", *r.ExternalID, MaxExternalID, RuleReferenceIDEmpty, RuleReferenceIDTooLong)
+		}
+		if p != nil {
 			return p
 		}
 	}
@@ -73,13 +116,22 @@ func Validate(r Request) *Problem {
 			return p
 		}
 	}
+	if p := checkAccess(r, v); p != nil {
+		return p
+	}
+	if p := checkMetadata(r.Metadata); p != nil {
+		return p
+	}
+	return checkDetails(r, v, now)
+}
+
+// checkAccess checks relationship and access_type, which are one field in
+// two vocabularies: each must be a word of its own, they must agree when
+// both are given, and the contract must have a word for what they mean.
+func checkAccess(r Request, v Version) *Problem {
 	if r.Relationship != nil {
 		switch rel := *r.Relationship; rel {
-		case RelationshipExternal, RelationshipInternal:
-		case RelationshipResold:
-			if r.Name == nil {
-				return problem(RuleNameRequiredForResold, "name", "required when relationship is %q", RelationshipResold)
-			}
+		case RelationshipExternal, RelationshipResold, RelationshipInternal:
 		default:
 			if !utf8.ValidString(rel) {
 				return problem(RuleInvalidUTF8, "relationship", "not valid UTF-8")
@@ -87,11 +139,37 @@ func Validate(r Request) *Problem {
 			return problem(RuleRelationshipInvalid, "relationship", "%q is not one of external, resold, internal", shorten(rel))
 		}
 	}
-	if len(r.Metadata) > MaxMetadataKeys {
-		return problem(RuleMetadataTooManyKeys, "metadata", "%d keys, at most %d allowed", len(r.Metadata), MaxMetadataKeys)
+	if r.AccessType != nil {
+		a := *r.AccessType
+		if !slices.Contains(AccessTypes(), AccessType(a)) {
+			if !utf8.ValidString(a) {
+				return problem(RuleInvalidUTF8, "access_type", "not valid UTF-8")
+			}
+			return problem(RuleAccessTypeInvalid, "access_type", "%q is not one of %s", shorten(a), oneOf(words(AccessTypes())))
+		}
+		if r.Relationship != nil {
+			if want, _ := AccessTypeOf(*r.Relationship); want != AccessType(a) {
+				return problem(RuleAccessTypeConflict, "access_type", "%q disagrees with relationship %q; give one of the two", a, *r.Relationship)
+			}
+		}
 	}
-	keys := make([]string, 0, len(r.Metadata))
-	for k := range r.Metadata {
+	if r.Relationship != nil && *r.Relationship == RelationshipInternal && !v.hasRelationship() {
+		return problem(RuleRelationshipInternalNotInGA, "relationship",
+			"%q has no equivalent under %s, whose access_type is application or passthrough; the platform's own usage belongs in a separate organization",
+			RelationshipInternal, v.Contract())
+	}
+	if v.hasRelationship() && r.Name == nil && r.relationship() == RelationshipResold {
+		return problem(RuleNameRequiredForResold, "name", "required when relationship is %q", RelationshipResold)
+	}
+	return nil
+}
+
+func checkMetadata(md map[string]string) *Problem {
+	if len(md) > MaxMetadataKeys {
+		return problem(RuleMetadataTooManyKeys, "metadata", "%d keys, at most %d allowed", len(md), MaxMetadataKeys)
+	}
+	keys := make([]string, 0, len(md))
+	for k := range md {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
@@ -106,9 +184,71 @@ func Validate(r Request) *Problem {
 		if n := utf8.RuneCountInString(k); n > MaxMetadataKey {
 			return problem(RuleMetadataKeyTooLong, field, "key is %d characters, at most %d allowed", n, MaxMetadataKey)
 		}
-		if p := checkString(field, r.Metadata[k], MaxMetadataValue, RuleMetadataValueEmpty, RuleMetadataValueTooLong); p != nil {
+		if p := checkString(field, md[k], MaxMetadataValue, RuleMetadataValueEmpty, RuleMetadataValueTooLong); p != nil {
 			return p
 		}
+	}
+	return nil
+}
+
+// checkDetails checks the external_user_details, in the order of the body.
+func checkDetails(r Request, v Version, now time.Time) *Problem {
+	details := []struct {
+		field string
+		value *string
+		check func(string) *Problem
+	}{
+		{"country", r.Country, checkCountry},
+		{"email_hash", r.EmailHash, func(s string) *Problem {
+			return checkString("email_hash", s, MaxHash, RuleEmailHashEmpty, RuleEmailHashTooLong)
+		}},
+		{"name_hash", r.NameHash, func(s string) *Problem {
+			return checkString("name_hash", s, MaxHash, RuleNameHashEmpty, RuleNameHashTooLong)
+		}},
+		{"onboarded_at", r.OnboardedAt, func(s string) *Problem { return checkOnboardedAt(s, now) }},
+		{"account_status", r.AccountStatus, func(s string) *Problem {
+			return checkWord("account_status", s, words(AccountStatuses()), RuleAccountStatusInvalid)
+		}},
+		{"entity_type", r.EntityType, func(s string) *Problem {
+			return checkWord("entity_type", s, words(EntityTypes()), RuleEntityTypeInvalid)
+		}},
+	}
+	for _, d := range details {
+		if d.value == nil {
+			continue
+		}
+		if !v.Accepts(d.field) {
+			return problem(RuleNotInVersion, d.field, "not part of %s; send it with --api ga, or leave the column out", v.Contract())
+		}
+		if !utf8.ValidString(*d.value) {
+			return problem(RuleInvalidUTF8, d.field, "not valid UTF-8")
+		}
+		if p := d.check(*d.value); p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
+// checkWord checks a field whose value is one of a closed set of words.
+func checkWord(field, s string, vocab []string, rule string) *Problem {
+	if slices.Contains(vocab, s) {
+		return nil
+	}
+	return problem(rule, field, "%q is not one of %s", shorten(s), oneOf(vocab))
+}
+
+// checkOnboardedAt checks that s is a complete RFC 3339 timestamp at most
+// MaxOnboardedAhead after now.
+func checkOnboardedAt(s string, now time.Time) *Problem {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return problem(RuleOnboardedAtInvalid, "onboarded_at",
+			"%q is not a complete RFC 3339 timestamp such as 2024-05-01T09:30:00Z; give the export's layout with --map 'onboarded_at=COLUMN|LAYOUT'", shorten(s))
+	}
+	if limit := now.Add(MaxOnboardedAhead); t.After(limit) {
+		return problem(RuleOnboardedAtInFuture, "onboarded_at", "%s is in the future (now is %s); at most %s ahead is allowed",
+			t.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), MaxOnboardedAhead)
 	}
 	return nil
 }
@@ -137,10 +277,28 @@ func shorten(s string) string {
 
 // Duplicate is the problem of a row whose identity an earlier row of the
 // same input (on firstLine) already has: the same external_id, or, without
-// one, the same content.
+// one, the same content. It names the seed's field; see DuplicateFor.
 func Duplicate(r Request, firstLine int) *Problem {
+	return DuplicateFor(r, firstLine, Version20260324)
+}
+
+// DuplicateFor is Duplicate naming the identity field as contract v does
+// (external_id, or reference_id); the rule is duplicate_external_id under
+// every contract, as the identity is one.
+func DuplicateFor(r Request, firstLine int, v Version) *Problem {
 	if r.ExternalID != nil {
-		return problem(RuleDuplicateExternalID, "external_id", "%q already appears on line %d", *r.ExternalID, firstLine)
+		field := "external_id"
+		if !v.hasExternalID() {
+			field = "reference_id"
+		}
+		return problem(RuleDuplicateExternalID, field, "%q already appears on line %d", *r.ExternalID, firstLine)
 	}
-	return problem(RuleDuplicateRow, "", "same content as line %d, which has no external_id to tell them apart", firstLine)
+	return problem(RuleDuplicateRow, "", "same content as line %d, which has no %s to tell them apart", firstLine, idName(v))
+}
+
+func idName(v Version) string {
+	if v.hasExternalID() {
+		return "external_id"
+	}
+	return "reference_id"
 }
