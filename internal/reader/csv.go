@@ -17,11 +17,18 @@ import (
 // are only known from its header and the --map flags; its CSVReader
 // interface is encoding/csv's Read method and adds nothing here.
 
-// plan is where each request field comes from in a CSV record: a column
-// index, or -1 when no column feeds the field.
+// plan is where each request field comes from in a CSV record.
 type plan struct {
-	externalID, name, relationship, metadata int
-	metaKeys                                 []metaColumn
+	cols     []colFeed      // columns that feed a scalar field as they are
+	metadata int            // the metadata JSON column, or -1
+	metaKeys []metaColumn   // columns that set one metadata key
+	index    map[string]int // column -> index, for computed sources and filters
+}
+
+// colFeed is a column that feeds a scalar field.
+type colFeed struct {
+	col  int
+	kind fieldKind
 }
 
 // metaColumn is a column that sets one metadata key.
@@ -102,32 +109,61 @@ func (r *Reader) openCSV(opts Options) error {
 		return usagef("line %d: the header has an empty column name (column %s of %d); give every column a name",
 			sp.line, strings.Join(empty, ", "), len(header))
 	}
-	for _, col := range opts.Mapping.order {
-		if _, ok := seen[col]; !ok {
-			return usagef("--map %s=%s: the header has no column %q; the columns are: %s",
-				opts.Mapping.byColumn[col], col, col, listColumns(header))
+	r.header = header
+	return r.planCSV(seen)
+}
+
+// planCSV settles which column feeds which field, checking that every
+// column the mapping and the filters name is in the header.
+func (r *Reader) planCSV(index map[string]int) error {
+	m := r.mapping.forHeader(index)
+	r.mapping = m
+	for _, mf := range m.fields {
+		for _, col := range mf.src.refs() {
+			if _, ok := index[col]; !ok {
+				return usagef("--map %s: the header has no column %q; the columns are: %s", mf.spec, col, listColumns(r.header))
+			}
 		}
 	}
-
-	r.header = header
-	r.plan = plan{externalID: -1, name: -1, relationship: -1, metadata: -1}
-	for i, c := range header {
-		f := opts.Mapping.resolve(c)
+	for _, c := range r.where.conds {
+		if _, ok := index[c.key]; !ok {
+			return usagef("--where %s: the header has no column %q; the columns are: %s", c.spec, c.key, listColumns(r.header))
+		}
+	}
+	r.plan = plan{metadata: -1, index: index}
+	used := make([]bool, len(r.header))
+	for _, mf := range m.fields {
+		if _, plain := mf.src.plainColumn(); plain {
+			continue
+		}
+		r.computed = append(r.computed, mf)
+		for _, col := range mf.src.refs() {
+			used[index[col]] = true
+		}
+	}
+	for _, col := range r.where.keys() {
+		used[index[col]] = true
+	}
+	for i, c := range r.header {
+		f, mapped := m.byColumn[c]
+		if !mapped {
+			f = m.canonical(c, r.version)
+		}
 		switch f.kind {
-		case kindExternalID:
-			r.plan.externalID = i
-		case kindName:
-			r.plan.name = i
-		case kindRelationship:
-			r.plan.relationship = i
 		case kindMetadata:
 			r.plan.metadata = i
 		case kindMetadataKey:
 			r.plan.metaKeys = append(r.plan.metaKeys, metaColumn{col: i, key: f.key})
+		case kindNone, kindDetails:
+			if !used[i] {
+				r.unused = append(r.unused, c)
+			}
+			continue
 		default:
-			r.unused = append(r.unused, c)
+			r.plan.cols = append(r.plan.cols, colFeed{col: i, kind: f.kind})
 		}
 	}
+	r.anyField = len(r.plan.cols) > 0 || r.plan.metadata >= 0 || len(r.plan.metaKeys) > 0 || len(r.computed) > 0
 	return nil
 }
 
@@ -190,7 +226,12 @@ func (r *Reader) nextCSV() (Record, error) {
 		}
 		rec, perr := r.parse(sp)
 		if perr == nil {
-			return r.csvRecord(sp.line, rec), nil
+			if out, ok := r.csvRecord(sp.line, rec); ok {
+				return out, nil
+			}
+			r.filtered.Add(1)
+			sp, err = r.nextSpan()
+			continue
 		}
 		if pe := parseError(perr); pe != nil {
 			return Record{Line: sp.line, Problem: &profile.Problem{Rule: RuleCSVSyntax, Message: syntaxMessage(pe, sp)}}, nil
@@ -203,72 +244,125 @@ func (r *Reader) nextCSV() (Record, error) {
 	return Record{}, err
 }
 
-// csvRecord turns one parsed record into a Record.
-func (r *Reader) csvRecord(line int, rec []string) Record {
-	// One allocation holds the fields and, past their capacity where no
-	// append can reach, the three strings the request points to.
+// csvRow is a CSV record as a source reads it.
+type csvRow struct {
+	index map[string]int
+	rec   []string
+}
+
+func (c csvRow) cell(name string) cell {
+	i, ok := c.index[name]
+	if !ok {
+		return cell{}
+	}
+	return cell{text: c.rec[i], found: true}
+}
+
+// csvRecord turns one parsed record into a Record; ok is false when the
+// filters drop it.
+func (r *Reader) csvRecord(line int, rec []string) (out Record, ok bool) {
 	n := len(r.header)
-	all := make([]profile.Field, n+3)
-	fields := all[:n:n]
+	if len(rec) == n && len(r.where.conds) > 0 && !r.where.keep(csvRow{r.plan.index, rec}) {
+		return Record{}, false
+	}
+	fields := make([]profile.Field, n)
 	for i, name := range r.header {
 		fields[i].Name = name
 		if i < len(rec) {
 			fields[i].Value = rec[i]
 		}
 	}
-	out := Record{Line: line, Fields: fields}
-	if len(rec) != len(r.header) {
+	out = Record{Line: line, Fields: fields}
+	if len(rec) != n {
 		out.Problem = &profile.Problem{
 			Rule:    RuleFieldCount,
-			Message: fmt.Sprintf("%d fields, the header has %d", len(rec), len(r.header)),
+			Message: fmt.Sprintf("%d fields, the header has %d", len(rec), n),
 		}
-		return out
+		return out, true
 	}
-	out.Request, out.Problem = r.request(rec, all[n:])
-	return out
+	out.Request, out.Problem = r.request(fields)
+	return out, true
 }
 
-// request maps a record with as many fields as the header to a request;
-// the string fields point into the three slots given.
-func (r *Reader) request(rec []string, slots []profile.Field) (profile.Request, *profile.Problem) {
+// request maps a record with as many fields as the header to a request.
+// Its strings are those of fields, which the record owns; rec is reused by
+// the next read.
+func (r *Reader) request(fields []profile.Field) (profile.Request, *profile.Problem) {
 	var req profile.Request
-	for slot, col := range [3]int{r.plan.externalID, r.plan.name, r.plan.relationship} {
-		if col < 0 || rec[col] == "" {
-			continue
-		}
-		slots[slot].Value = rec[col]
-		switch slot {
-		case 0:
-			req.ExternalID = &slots[0].Value
-		case 1:
-			req.Name = &slots[1].Value
-		case 2:
-			req.Relationship = &slots[2].Value
+	var p parts
+	for _, c := range r.plan.cols {
+		if v := fields[c.col].Value; v != "" {
+			if prob := p.put(c.kind, v, r.header[c.col]); prob != nil {
+				return profile.Request{}, prob
+			}
 		}
 	}
+	var metaVals []profile.Field // computed metadata keys: Name is the key
+	var metaFrom []string
+	if len(r.computed) > 0 {
+		rw := fieldRow{index: r.plan.index, fields: fields}
+		for i := range r.computed {
+			mf := &r.computed[i]
+			v, ok, prob := mf.src.eval(mf.field, rw)
+			if prob == nil && ok {
+				if mf.field.kind == kindMetadataKey {
+					metaVals = append(metaVals, profile.Field{Name: mf.field.key, Value: v})
+					metaFrom = append(metaFrom, mf.field.String())
+					continue
+				}
+				prob = p.put(mf.field.kind, v, mf.field.String())
+			}
+			if prob != nil {
+				return profile.Request{}, prob
+			}
+		}
+	}
+	if prob := p.request(&req); prob != nil {
+		return profile.Request{}, prob
+	}
 	hasJSON := false
-	if col := r.plan.metadata; col >= 0 && rec[col] != "" {
-		m, prob := metadataCell(rec[col], r.header[col])
+	jsonName := ""
+	if col := r.plan.metadata; col >= 0 && fields[col].Value != "" {
+		jsonName = r.header[col]
+		m, prob := metadataCell(fields[col].Value, jsonName)
 		if prob != nil {
 			return profile.Request{}, prob
 		}
 		req.Metadata = m
 		hasJSON = m != nil
 	}
+	n := len(r.plan.metaKeys) + len(metaVals)
+	var prob *profile.Problem
 	for _, mc := range r.plan.metaKeys {
-		v := rec[mc.col]
+		v := fields[mc.col].Value
 		if v == "" {
 			continue
 		}
-		if req.Metadata == nil {
-			req.Metadata = make(map[string]string, len(r.plan.metaKeys))
-		} else if _, dup := req.Metadata[mc.key]; dup && hasJSON {
-			// Column names are unique, so the key came from the JSON column.
-			return profile.Request{}, conflict(r.header[mc.col], mc.key, "column", r.header[r.plan.metadata])
+		// Column names are unique, so a clash is with the JSON column.
+		if req.Metadata, prob = addMetadata(req.Metadata, hasJSON, mc.key, v, r.header[mc.col], jsonName, "column", n); prob != nil {
+			return profile.Request{}, prob
 		}
-		req.Metadata[mc.key] = v
+	}
+	for i, kv := range metaVals {
+		if req.Metadata, prob = addMetadata(req.Metadata, hasJSON, kv.Name, kv.Value, metaFrom[i], jsonName, "column", n); prob != nil {
+			return profile.Request{}, prob
+		}
 	}
 	return req, nil
+}
+
+// fieldRow is a CSV record, as owned by its Record, as a source reads it.
+type fieldRow struct {
+	index  map[string]int
+	fields []profile.Field
+}
+
+func (f fieldRow) cell(name string) cell {
+	i, ok := f.index[name]
+	if !ok {
+		return cell{}
+	}
+	return cell{text: f.fields[i].Value, found: true}
 }
 
 // conflict reports a metadata key set both by its own column (or key) and by

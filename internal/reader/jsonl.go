@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -21,29 +22,114 @@ import (
 // Duplicate keys are all carried in Fields; for the request the last wins,
 // as with encoding/json.
 
-// jsonVal is one top-level value that feeds the request.
+// jsonVal is one value that feeds the request.
 type jsonVal struct {
 	set  bool
-	name string // the key as written
+	name string // the key as written (dotted for a nested one)
 	key  string // the metadata key, for metadata.KEY sources
 	raw  []byte // the value's JSON text; points into the current line
 	text string // the value as carried in Fields
 }
 
+// member is one top-level member of the current line.
+type member struct {
+	name string
+	raw  []byte // points into the current line
+	text string
+}
+
 // jsonScratch collects a line's request sources; reused across lines.
 type jsonScratch struct {
-	scalar  [3]jsonVal // external_id, name, relationship
-	meta    jsonVal    // the metadata object
-	keys    []jsonVal  // metadata.KEY sources, one per key
-	width   int        // most keys seen on a line, to size Fields
+	scalar  [nScalar]jsonVal // one per scalar field
+	meta    jsonVal          // the metadata object
+	details jsonVal          // the external_user_details object
+	keys    []jsonVal        // metadata.KEY sources, one per key
+	members []member         // every top-level member, for lookups by name
+	width   int              // most keys seen on a line, to size Fields
 	compact bytes.Buffer
 }
 
 func (s *jsonScratch) reset() {
-	s.scalar = [3]jsonVal{}
+	s.scalar = [nScalar]jsonVal{}
 	s.meta = jsonVal{}
+	s.details = jsonVal{}
 	clear(s.keys)
 	s.keys = s.keys[:0]
+	clear(s.members)
+	s.members = s.members[:0]
+}
+
+// set records the source of a field; for one field, a later key wins.
+func (s *jsonScratch) set(f field, v jsonVal) {
+	switch f.kind {
+	case kindMetadata:
+		s.meta = v
+	case kindMetadataKey:
+		v.key = f.key
+		s.setKey(v)
+	case kindDetails:
+		s.details = v
+	default:
+		if slot, ok := f.kind.scalar(); ok {
+			s.scalar[slot] = v
+		}
+	}
+}
+
+// jsonRow is the current line as a source reads it.
+type jsonRow struct{ s *jsonScratch }
+
+// cell finds a key: a top-level one as written (the last of duplicates, as
+// encoding/json keeps), else a dotted path into nested objects.
+func (j jsonRow) cell(name string) cell {
+	ms := j.s.members
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].name == name {
+			return cell{text: ms[i].text, raw: ms[i].raw, found: true}
+		}
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] != '.' {
+			continue
+		}
+		head, rest := name[:i], name[i+1:]
+		for k := len(ms) - 1; k >= 0; k-- {
+			if ms[k].name == head {
+				if raw, ok := nested(ms[k].raw, rest); ok {
+					return cell{text: j.s.valueText(raw), raw: raw, found: true}
+				}
+				break
+			}
+		}
+	}
+	return cell{}
+}
+
+// nested finds a dotted path inside a JSON value, trying each dot as a
+// boundary so that keys with dots in them are found too.
+func nested(v []byte, path string) ([]byte, bool) {
+	if v[0] != '{' {
+		return nil, false
+	}
+	var found []byte
+	it := objIter{b: v, i: 1}
+	for {
+		k, val, ok := it.next()
+		if !ok {
+			break
+		}
+		name := unquote(k)
+		if name == path {
+			found = val // the last of duplicates wins
+			continue
+		}
+		if rest, ok := strings.CutPrefix(path, name+"."); ok && rest != "" {
+			if inner, ok := nested(val, rest); ok {
+				found = inner
+			}
+		}
+	}
+	return found, found != nil
 }
 
 func (r *Reader) nextJSONL() (Record, error) {
@@ -56,7 +142,10 @@ func (r *Reader) nextJSONL() (Record, error) {
 			return Record{Line: start, Problem: tooLong(r.max)}, nil
 		}
 		if b := trimJSONSpace(line); len(b) > 0 {
-			return r.jsonRecord(start, b), nil
+			if rec, ok := r.jsonRecord(start, b); ok {
+				return rec, nil
+			}
+			r.filtered.Add(1)
 		}
 	}
 }
@@ -108,16 +197,17 @@ func (r *Reader) readLine() (line []byte, start int, long bool, err error) {
 	return buf, start, long && !blank, nil
 }
 
-// jsonRecord turns one non-blank line into a Record.
-func (r *Reader) jsonRecord(line int, b []byte) Record {
-	out := Record{Line: line}
+// jsonRecord turns one non-blank line into a Record; ok is false when the
+// filters drop it.
+func (r *Reader) jsonRecord(line int, b []byte) (out Record, ok bool) {
+	out = Record{Line: line}
 	if msg := jsonSyntax(b); msg != "" {
 		out.Problem = &profile.Problem{Rule: RuleInvalidJSON, Message: "not valid JSON: " + msg}
-		return out
+		return out, true
 	}
 	if b[0] != '{' {
 		out.Problem = &profile.Problem{Rule: RuleNotAnObject, Message: fmt.Sprintf("the line is %s, not a JSON object", kindOf(b))}
-		return out
+		return out, true
 	}
 	sc := &r.scratch
 	sc.reset()
@@ -131,24 +221,31 @@ func (r *Reader) jsonRecord(line int, b []byte) Record {
 		name := unquote(k)
 		val := jsonVal{set: true, name: name, raw: v, text: sc.valueText(v)}
 		fields = append(fields, profile.Field{Name: name, Value: val.text})
-		switch f := r.mapping.resolve(name); f.kind {
-		case kindExternalID:
-			sc.scalar[0] = val
-		case kindName:
-			sc.scalar[1] = val
-		case kindRelationship:
-			sc.scalar[2] = val
-		case kindMetadata:
-			sc.meta = val
-		case kindMetadataKey:
-			val.key = f.key
-			sc.setKey(val)
+		sc.members = append(sc.members, member{name: name, raw: v, text: val.text})
+		r.noteKey(name)
+		if f := r.mapping.canonical(name, r.version); f.kind != kindNone {
+			sc.set(f, val)
+			r.anyField = true
 		}
 	}
 	sc.width = max(sc.width, len(fields))
+	r.objects++
+	rw := jsonRow{sc}
+	if r.unseen > 0 {
+		r.see(rw)
+	}
+	if len(r.where.conds) > 0 && !r.where.keep(rw) {
+		return Record{}, false
+	}
+	for _, mf := range r.plainMapped {
+		col, _ := mf.src.plainColumn()
+		if c := rw.cell(col); c.found {
+			sc.set(mf.field, jsonVal{set: true, name: col, raw: c.raw, text: c.text})
+		}
+	}
 	out.Fields = fields
-	out.Request, out.Problem = sc.request()
-	return out
+	out.Request, out.Problem = r.jsonRequest(rw)
+	return out, true
 }
 
 // setKey records a metadata.KEY source; a later one for the same key wins.
@@ -166,10 +263,10 @@ func wrongType(field, want string, raw []byte) *profile.Problem {
 	return &profile.Problem{Rule: RuleWrongType, Field: field, Message: fmt.Sprintf("must be %s, found %s", want, kindOf(raw))}
 }
 
-// request builds the create request from the sources of one line.
-func (s *jsonScratch) request() (profile.Request, *profile.Problem) {
-	var req profile.Request
-	var strs *[3]string // one allocation for every string field
+// jsonRequest builds the create request from the sources of one line.
+func (r *Reader) jsonRequest(rw jsonRow) (profile.Request, *profile.Problem) {
+	s := rw.s
+	var p parts
 	for slot, v := range s.scalar {
 		if !v.set || v.raw[0] == 'n' {
 			continue
@@ -177,18 +274,35 @@ func (s *jsonScratch) request() (profile.Request, *profile.Problem) {
 		if v.raw[0] != '"' {
 			return profile.Request{}, wrongType(v.name, "a string", v.raw)
 		}
-		if strs == nil {
-			strs = new([3]string)
+		if prob := p.put(kindExternalID+fieldKind(slot), v.text, v.name); prob != nil {
+			return profile.Request{}, prob
 		}
-		strs[slot] = v.text
-		switch slot {
-		case 0:
-			req.ExternalID = &strs[0]
-		case 1:
-			req.Name = &strs[1]
-		case 2:
-			req.Relationship = &strs[2]
+	}
+	if d := s.details; d.set && d.raw[0] != 'n' {
+		if prob := r.detailsObject(&p, d); prob != nil {
+			return profile.Request{}, prob
 		}
+	}
+	var metaVals []profile.Field // computed metadata keys: Name is the key
+	var metaFrom []string
+	for i := range r.computed {
+		mf := &r.computed[i]
+		v, ok, prob := mf.src.eval(mf.field, rw)
+		if prob == nil && ok {
+			if mf.field.kind == kindMetadataKey {
+				metaVals = append(metaVals, profile.Field{Name: mf.field.key, Value: v})
+				metaFrom = append(metaFrom, mf.field.String())
+				continue
+			}
+			prob = p.put(mf.field.kind, v, mf.field.String())
+		}
+		if prob != nil {
+			return profile.Request{}, prob
+		}
+	}
+	var req profile.Request
+	if prob := p.request(&req); prob != nil {
+		return profile.Request{}, prob
 	}
 	hasJSON := false
 	if m := s.meta; m.set && m.raw[0] != 'n' {
@@ -202,6 +316,8 @@ func (s *jsonScratch) request() (profile.Request, *profile.Problem) {
 		req.Metadata = md
 		hasJSON = md != nil
 	}
+	n := len(s.keys) + len(metaVals)
+	var prob *profile.Problem
 	for _, kv := range s.keys {
 		if kv.raw[0] == 'n' {
 			continue
@@ -209,14 +325,47 @@ func (s *jsonScratch) request() (profile.Request, *profile.Problem) {
 		if kv.raw[0] != '"' {
 			return profile.Request{}, wrongType(kv.name, "a string", kv.raw)
 		}
-		if req.Metadata == nil {
-			req.Metadata = make(map[string]string, len(s.keys))
-		} else if _, dup := req.Metadata[kv.key]; dup && hasJSON {
-			return profile.Request{}, conflict(kv.name, kv.key, "key", s.meta.name)
+		if req.Metadata, prob = addMetadata(req.Metadata, hasJSON, kv.key, kv.text, kv.name, s.meta.name, "key", n); prob != nil {
+			return profile.Request{}, prob
 		}
-		req.Metadata[kv.key] = kv.text
+	}
+	for i, kv := range metaVals {
+		if req.Metadata, prob = addMetadata(req.Metadata, hasJSON, kv.Name, kv.Value, metaFrom[i], s.meta.name, "key", n); prob != nil {
+			return profile.Request{}, prob
+		}
 	}
 	return req, nil
+}
+
+// detailsObject reads an external_user_details object: every member must
+// be a detail, given as a string or null.
+func (r *Reader) detailsObject(p *parts, d jsonVal) *profile.Problem {
+	if d.raw[0] != '{' {
+		return wrongType(d.name, "a JSON object", d.raw)
+	}
+	it := objIter{b: d.raw, i: 1}
+	for {
+		k, v, ok := it.next()
+		if !ok {
+			return nil
+		}
+		key := unquote(k)
+		name := d.name + "." + key
+		f := detailField(key)
+		if f.kind == kindNone {
+			return &profile.Problem{Rule: RuleUnknownField, Field: name,
+				Message: "not a detail; external_user_details holds " + detailNames}
+		}
+		if r.mapping.replaces(f) || v[0] == 'n' {
+			continue // a mapped field replaces its canonical sources
+		}
+		if v[0] != '"' {
+			return wrongType(name, "a string", v)
+		}
+		if prob := p.put(f.kind, unquote(v), name); prob != nil {
+			return prob
+		}
+	}
 }
 
 // valueText is a value as carried in Fields: a string unquoted, anything

@@ -27,7 +27,14 @@ const (
 	RuleWrongType           = "wrong_type"
 	RuleMetadataInvalidJSON = "metadata_invalid_json"
 	RuleMetadataConflict    = "metadata_conflict"
+	RuleFieldConflict       = "field_conflict"   // two columns set one field to different values
+	RuleValueNotMapped      = "value_not_mapped" // a value a --map value table does not name
+	RuleUnknownField        = "unknown_field"    // a key of external_user_details that is no detail
 )
+
+// ProbeRows is how many rows a run reads before it decides, with
+// CheckMapping, that a key the mapping names is in no row of a JSONL export.
+const ProbeRows = 1000
 
 // DefaultMaxRecordBytes is the record size limit used when Options leaves it 0.
 const DefaultMaxRecordBytes = 1 << 20
@@ -73,7 +80,18 @@ func FormatFromPath(path string) (Format, error) {
 // Options configures Open.
 type Options struct {
 	Format  Format  // required: FormatCSV or FormatJSONL
-	Mapping Mapping // --map FIELD=COLUMN; the zero value reads the canonical columns
+	Mapping Mapping // --map FIELD=SOURCE; the zero value reads the canonical columns
+	// Version is the contract (--api) the requests are for. It decides which
+	// canonical columns are read: under the default, the seed's, only
+	// external_id, name, relationship, metadata and metadata.KEY, as before
+	// the later contracts existed; under ga also reference_id, access_type,
+	// country, email, email_hash, name_hash, onboarded_at, account_status,
+	// entity_type and, in JSONL, an external_user_details object. A --map to
+	// a field the contract cannot carry is a usage error.
+	Version profile.Version
+	// Where filters the rows (--where); rows it drops are counted by
+	// Filtered and not returned.
+	Where Where
 	// Delimiter separates CSV fields; 0 detects ',', ';' or tab from the header line.
 	Delimiter rune
 	// Encoding is "" or "utf-8" (UTF-8), "windows-1252", "latin1" or
@@ -138,9 +156,28 @@ type Reader struct {
 	plan    plan
 	unused  []string
 
+	version  profile.Version
+	mapping  Mapping
+	where    Where
+	computed []mapped     // mapped fields whose source is more than a column
+	filtered atomic.Int64 // records dropped by where
+	anyField bool         // some column or key feeds a field
+	tracked  []trackedKey // JSONL: keys the mapping or the filters name
+	unseen   int          // how many of tracked no line has had yet
+	objects  int64        // JSONL: lines that were objects
+	keysSeen []string     // JSONL: the first distinct top-level keys, for messages
+
 	// JSONL
-	mapping Mapping
-	scratch jsonScratch
+	plainMapped []mapped // FIELD=KEY mappings, looked up after a line's walk
+	scratch     jsonScratch
+}
+
+// trackedKey is a key a --map or --where names, and whether a line had it.
+type trackedKey struct {
+	key   string
+	spec  string // "--map name=full_name" or "--where Status!=X"
+	feeds bool   // a --map key, which feeds a field when found
+	seen  bool
 }
 
 // Open prepares to read r: it checks the encoding, detects the delimiter and
@@ -153,7 +190,11 @@ func Open(r io.Reader, opts Options) (*Reader, error) {
 	if opts.MaxRecordBytes < 0 {
 		return nil, usagef("the record size limit must not be negative, got %d", opts.MaxRecordBytes)
 	}
-	rd := &Reader{format: opts.Format, max: opts.MaxRecordBytes, line: 1, mapping: opts.Mapping}
+	if err := opts.Mapping.checkVersion(opts.Version); err != nil {
+		return nil, err
+	}
+	rd := &Reader{format: opts.Format, max: opts.MaxRecordBytes, line: 1,
+		mapping: opts.Mapping, version: opts.Version, where: opts.Where}
 	if rd.max == 0 {
 		rd.max = DefaultMaxRecordBytes
 	}
@@ -164,6 +205,7 @@ func Open(r io.Reader, opts Options) (*Reader, error) {
 	}
 	rd.in, rd.raw = in, raw
 	if opts.Format == FormatJSONL {
+		rd.openJSONL()
 		return rd, nil
 	}
 	if err := rd.openCSV(opts); err != nil {

@@ -758,7 +758,7 @@ func TestParseMapping(t *testing.T) {
 		{specs: nil},
 		{specs: []string{"external_id=id", "name=full_name", "relationship=rel", "metadata=attrs", "metadata.plan=tier"}},
 		{specs: []string{"name"}, err: `--map "name": expected FIELD=COLUMN, e.g. --map name=full_name`},
-		{specs: []string{"email=mail"}, err: `--map "email=mail": unknown field "email"; use external_id, name, relationship, metadata or metadata.KEY`},
+		{specs: []string{"plan=tier"}, err: `--map "plan=tier": unknown field "plan"; use external_id (or reference_id), name, relationship (or access_type), metadata, metadata.KEY, country, email, email_hash, name_hash, onboarded_at, account_status or entity_type`},
 		{specs: []string{"metadata.=x"}, err: `--map "metadata.=x": the metadata key is missing; use metadata.KEY=COLUMN, e.g. metadata.plan=tier`},
 		{specs: []string{"name="}, err: `--map "name=": the column name is missing; use FIELD=COLUMN, e.g. --map name=full_name`},
 		{specs: []string{"name=a", "external_id=a"}, err: `--map: column "a" is mapped twice (to name and to external_id); map each column once`},
