@@ -19,7 +19,6 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
 
 	"github.com/provision/provision/internal/emulator"
-	"github.com/provision/provision/internal/profile"
 )
 
 func isProfileID(s string) bool { return regexp.MustCompile(`^uprof_[0-9A-Za-z]{24}$`).MatchString(s) }
@@ -46,19 +45,19 @@ func newEnv(t *testing.T, cfg emulator.Config, opts ...option.RequestOption) *en
 	return &env{t: t, srv: srv, ts: ts, client: anthropic.NewClient(append(base, opts...)...)}
 }
 
-func beta() option.RequestOption { return option.WithHeader("anthropic-beta", profile.BetaHeader) }
+func beta() option.RequestOption { return option.WithHeader("anthropic-beta", emulator.Beta20260324) }
 
-// create posts body (a profile.Request, or []byte sent as is) the way the
+// create posts body (a createReq, or []byte sent as is) the way the
 // project's client does, returning the decoded profile and the raw response.
-func (e *env) create(ctx context.Context, body any, opts ...option.RequestOption) (profile.Profile, *http.Response, error) {
-	var p profile.Profile
+func (e *env) create(ctx context.Context, body any, opts ...option.RequestOption) (wireProfile, *http.Response, error) {
+	var p wireProfile
 	var raw *http.Response
 	opts = append([]option.RequestOption{beta(), option.WithResponseInto(&raw)}, opts...)
 	err := e.client.Post(ctx, "v1/user_profiles", body, &p, opts...)
 	return p, raw, err
 }
 
-func (e *env) mustCreate(req profile.Request) profile.Profile {
+func (e *env) mustCreate(req createReq) wireProfile {
 	e.t.Helper()
 	p, _, err := e.create(context.Background(), req)
 	if err != nil {
@@ -68,14 +67,14 @@ func (e *env) mustCreate(req profile.Request) profile.Profile {
 }
 
 // storedProfiles reads GET /_emulator/profiles.
-func (e *env) storedProfiles() []profile.Profile {
+func (e *env) storedProfiles() []wireProfile {
 	e.t.Helper()
 	res, err := http.Get(e.ts.URL + "/_emulator/profiles")
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var ps []profile.Profile
+	var ps []wireProfile
 	if err := json.NewDecoder(res.Body).Decode(&ps); err != nil {
 		e.t.Fatalf("decode /_emulator/profiles: %v", err)
 	}
@@ -134,10 +133,10 @@ func wantAPIError(t *testing.T, err error, status int, typ string) *anthropic.Er
 func TestCreateReturnsFullProfile(t *testing.T) {
 	e := newEnv(t, emulator.Config{})
 	before := time.Now().UTC()
-	p, raw, err := e.create(context.Background(), profile.Request{
-		ExternalID:   profile.Str("u-1"),
-		Name:         profile.Str("Ada <Lovelace> & Co"),
-		Relationship: profile.Str("resold"),
+	p, raw, err := e.create(context.Background(), createReq{
+		ExternalID:   str("u-1"),
+		Name:         str("Ada <Lovelace> & Co"),
+		Relationship: str("resold"),
 		Metadata:     map[string]string{"plan": "pro"},
 	})
 	if err != nil {
@@ -274,7 +273,7 @@ func TestInvalidUTF8(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/v1/user_profiles", strings.NewReader(body))
 		req.Header.Set("content-type", "application/json")
 		req.Header.Set("x-api-key", "k")
-		req.Header.Set("anthropic-beta", profile.BetaHeader)
+		req.Header.Set("anthropic-beta", emulator.Beta20260324)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -293,21 +292,21 @@ func TestInvalidUTF8(t *testing.T) {
 func TestAuthentication(t *testing.T) {
 	e := newEnv(t, emulator.Config{APIKey: "secret"})
 	t.Run("wrong key through the SDK", func(t *testing.T) {
-		_, _, err := e.create(context.Background(), profile.Request{})
+		_, _, err := e.create(context.Background(), createReq{})
 		ae := wantAPIError(t, err, http.StatusUnauthorized, "authentication_error")
 		if ae != nil && strings.Contains(ae.RawJSON(), "secret") {
 			t.Errorf("error body leaks the key: %s", ae.RawJSON())
 		}
 	})
 	t.Run("right key through the SDK, sent as Bearer", func(t *testing.T) {
-		var p profile.Profile
-		if err := e.client.Post(context.Background(), "v1/user_profiles", profile.Request{}, &p, beta(), option.WithAPIKey("secret")); err != nil {
+		var p wireProfile
+		if err := e.client.Post(context.Background(), "v1/user_profiles", createReq{}, &p, beta(), option.WithAPIKey("secret")); err != nil {
 			t.Fatal(err)
 		}
 	})
 	raw := func(header, value string) (*http.Response, string) {
 		req, _ := http.NewRequest(http.MethodGet, e.ts.URL+"/v1/user_profiles", nil)
-		req.Header.Set("anthropic-beta", profile.BetaHeader)
+		req.Header.Set("anthropic-beta", emulator.Beta20260324)
 		if header != "" {
 			req.Header.Set(header, value)
 		}
@@ -342,14 +341,14 @@ func TestAuthentication(t *testing.T) {
 
 func TestAnyKeyWithoutConfiguredKey(t *testing.T) {
 	e := newEnv(t, emulator.Config{})
-	if _, _, err := e.create(context.Background(), profile.Request{}, option.WithAPIKey("whatever")); err != nil {
+	if _, _, err := e.create(context.Background(), createReq{}, option.WithAPIKey("whatever")); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestVersionAndBetaHeaders(t *testing.T) {
 	e := newEnv(t, emulator.Config{})
-	p := e.mustCreate(profile.Request{Name: profile.Str("a")})
+	p := e.mustCreate(createReq{Name: str("a")})
 	ctx := context.Background()
 
 	// The SDK's own default beta for Get and List is accepted.
@@ -357,16 +356,27 @@ func TestVersionAndBetaHeaders(t *testing.T) {
 		t.Errorf("Get with the SDK's default beta header: %v", err)
 	}
 	if _, err := e.client.Beta.UserProfiles.Get(ctx, p.ID, anthropic.BetaUserProfileGetParams{},
-		option.WithHeader("anthropic-beta", "some-other-beta, "+profile.BetaHeader), option.WithHeader("anthropic-version", "2023-06-01")); err != nil {
+		option.WithHeader("anthropic-beta", "some-other-beta, "+emulator.Beta20260324), option.WithHeader("anthropic-version", "2023-06-01")); err != nil {
 		t.Errorf("beta list and the old version: %v", err)
 	}
-	_, err := e.client.Beta.UserProfiles.Get(ctx, p.ID, anthropic.BetaUserProfileGetParams{}, option.WithHeaderDel("anthropic-beta"))
-	if ae := wantAPIError(t, err, 400, "invalid_request_error"); ae != nil && !strings.Contains(ae.Message, "anthropic-beta") {
-		t.Errorf("message %q does not name the header", ae.Message)
+	// No user-profiles beta at all (other betas do not count) is the GA contract.
+	for _, h := range []string{"", "some-other-beta", "user-profiles-billing-2026-10-01"} {
+		ga, err := e.client.UserProfiles.Get(ctx, p.ID, anthropic.UserProfileGetParams{}, option.WithHeader("anthropic-beta", h))
+		if err != nil || ga.AccessType != "application" || ga.EnforcementStatus != "unrestricted" || !strings.Contains(ga.RawJSON(), `"programs"`) {
+			t.Errorf("anthropic-beta %q: %v %s, want the GA object", h, err, ga.RawJSON())
+		}
 	}
-	_, err = e.client.Beta.UserProfiles.Get(ctx, p.ID, anthropic.BetaUserProfileGetParams{}, option.WithHeader("anthropic-beta", "user-profiles-2026-09-04"))
-	wantAPIError(t, err, 400, "invalid_request_error")
-	_, _, err = e.create(ctx, profile.Request{}, option.WithHeader("anthropic-version", "2024-01-01"))
+	got, err := e.client.Beta.UserProfiles.Get(ctx, p.ID, anthropic.BetaUserProfileGetParams{}, option.WithHeader("anthropic-beta", emulator.Beta20260904))
+	if err != nil || !got.JSON.ExternalUserDetails.Valid() || got.JSON.ExternalID.Raw() != "" {
+		t.Errorf("2026-09-04: %v %s", err, got.RawJSON())
+	}
+	for _, h := range []string{"user-profiles-2027-01-01", "user-profiles-latest", emulator.Beta20260324 + ",user-profiles-2026-13-01"} {
+		_, err = e.client.Beta.UserProfiles.Get(ctx, p.ID, anthropic.BetaUserProfileGetParams{}, option.WithHeader("anthropic-beta", h))
+		if ae := wantAPIError(t, err, 400, "invalid_request_error"); ae != nil && !strings.Contains(ae.Message, "anthropic-beta") {
+			t.Errorf("%s: message %q does not name the header", h, ae.Message)
+		}
+	}
+	_, _, err = e.create(ctx, createReq{}, option.WithHeader("anthropic-version", "2024-01-01"))
 	wantAPIError(t, err, 400, "invalid_request_error")
 	if st := e.srv.Stats(); st.Created != 1 {
 		t.Errorf("created %d, want 1", st.Created)
@@ -380,7 +390,11 @@ func TestNotFound(t *testing.T) {
 	err = e.client.Get(context.Background(), "v1/nothing", nil, nil, beta())
 	wantAPIError(t, err, http.StatusNotFound, "not_found_error")
 	_, err = e.client.Beta.UserProfiles.Delete(context.Background(), "uprof_x", anthropic.BetaUserProfileDeleteParams{}, beta())
-	wantAPIError(t, err, http.StatusMethodNotAllowed, "invalid_request_error")
+	wantAPIError(t, err, http.StatusNotFound, "not_found_error")
+	err = e.client.Put(context.Background(), "v1/user_profiles/uprof_x", nil, nil, beta())
+	if ae := wantAPIError(t, err, http.StatusMethodNotAllowed, "invalid_request_error"); ae != nil && ae.Response.Header.Get("allow") != "GET, POST, DELETE" {
+		t.Errorf("allow %q", ae.Response.Header.Get("allow"))
+	}
 }
 
 func TestRequestTooLarge(t *testing.T) {
@@ -392,7 +406,7 @@ func TestRequestTooLarge(t *testing.T) {
 	// A body without a declared length is cut off while reading.
 	req, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/v1/user_profiles", io.MultiReader(bytes.NewReader(body)))
 	req.Header.Set("x-api-key", "k")
-	req.Header.Set("anthropic-beta", profile.BetaHeader)
+	req.Header.Set("anthropic-beta", emulator.Beta20260324)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -437,7 +451,7 @@ func TestRateLimit(t *testing.T) {
 		return limit, remaining, reset
 	}
 	for i := range 3 {
-		_, res, err := e.create(ctx, profile.Request{})
+		_, res, err := e.create(ctx, createReq{})
 		if err != nil {
 			t.Fatalf("create %d: %v", i, err)
 		}
@@ -451,7 +465,7 @@ func TestRateLimit(t *testing.T) {
 		}
 	}
 
-	_, res, err := e.create(ctx, profile.Request{})
+	_, res, err := e.create(ctx, createReq{})
 	ae := wantAPIError(t, err, http.StatusTooManyRequests, "rate_limit_error")
 	if ae != nil {
 		res = ae.Response
@@ -467,7 +481,7 @@ func TestRateLimit(t *testing.T) {
 	}
 
 	clock.Add(500 * time.Millisecond)
-	if _, _, err := e.create(ctx, profile.Request{}); err != nil {
+	if _, _, err := e.create(ctx, createReq{}); err != nil {
 		t.Errorf("after the refill of one token: %v", err)
 	}
 	st := e.statsOverHTTP()
@@ -490,7 +504,7 @@ func TestRateLimit(t *testing.T) {
 
 func TestUnlimitedHasNoRateLimitHeaders(t *testing.T) {
 	e := newEnv(t, emulator.Config{})
-	_, res, err := e.create(context.Background(), profile.Request{})
+	_, res, err := e.create(context.Background(), createReq{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,7 +518,7 @@ func TestUnlimitedHasNoRateLimitHeaders(t *testing.T) {
 func TestLatency(t *testing.T) {
 	e := newEnv(t, emulator.Config{Latency: 50 * time.Millisecond})
 	start := time.Now()
-	e.mustCreate(profile.Request{})
+	e.mustCreate(createReq{})
 	if d := time.Since(start); d < 50*time.Millisecond {
 		t.Errorf("answered after %v, want at least the 50ms latency", d)
 	}
@@ -512,8 +526,8 @@ func TestLatency(t *testing.T) {
 
 func TestEmulatorEndpoints(t *testing.T) {
 	e := newEnv(t, emulator.Config{})
-	a := e.mustCreate(profile.Request{Name: profile.Str("a")})
-	b := e.mustCreate(profile.Request{ExternalID: profile.Str("b")})
+	a := e.mustCreate(createReq{Name: str("a")})
+	b := e.mustCreate(createReq{ExternalID: str("b")})
 	ps := e.storedProfiles()
 	if len(ps) != 2 || ps[0].ID != a.ID || ps[1].ID != b.ID {
 		t.Errorf("/_emulator/profiles = %+v", ps)

@@ -9,14 +9,12 @@ import (
 	"net/url"
 	"testing"
 	"time"
-
-	"github.com/provision/provision/internal/profile"
 )
 
 func apiRequest(method, target string, body []byte) *http.Request {
 	req := httptest.NewRequest(method, target, bytes.NewReader(body))
 	req.Header.Set("x-api-key", "k")
-	req.Header.Set("anthropic-beta", profile.BetaHeader)
+	req.Header.Set("anthropic-beta", Beta20260324)
 	req.Header.Set("anthropic-version", "2023-06-01")
 	return req
 }
@@ -25,7 +23,8 @@ func apiRequest(method, target string, body []byte) *http.Request {
 // going through HTTP.
 func populate(s *Server, n int, t0 time.Time) {
 	for i := range n {
-		s.store.add(s.newProfile(profile.Request{ExternalID: profile.Str(fmt.Sprint("row-", i))}), t0.Add(time.Duration(i)*time.Millisecond))
+		r := &record{id: newProfileID(), referenceID: fmt.Sprint("row-", i), metadata: s.emptyMetadata}
+		s.store.add(r, t0.Add(time.Duration(i)*time.Millisecond))
 	}
 }
 
@@ -136,7 +135,7 @@ func BenchmarkListPage(b *testing.B) {
 			}
 			populate(s, n, t0)
 			mid := s.store.view().at(n / 2)
-			q := listQuery{limit: 100, desc: true, after: &cursor{At: mid.CreatedAt.UnixMicro(), ID: mid.ID}}
+			q := listQuery{limit: 100, desc: true, after: &cursor{At: mid.created, ID: mid.id}}
 			b.ReportAllocs()
 			b.ResetTimer()
 			defer reportCPU(b)()

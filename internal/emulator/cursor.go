@@ -4,8 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-
-	"github.com/provision/provision/internal/profile"
 )
 
 // cursor is what next_page encodes: the sort key and id of the last profile
@@ -34,10 +32,10 @@ func (q listQuery) orderNames() (by, order string) {
 }
 
 // encodeCursor returns the opaque next_page value that resumes after p.
-func encodeCursor(q listQuery, p *profile.Profile) string {
+func encodeCursor(q listQuery, r *record) string {
 	by, order := q.orderNames()
-	k := keyOf(p)
-	c := cursor{By: by, Order: order, At: k.at, ID: p.ID}
+	k := keyOf(r)
+	c := cursor{By: by, Order: order, At: k.at, ID: r.id}
 	if q.byName {
 		c.Named, c.Name = k.named, k.name
 	}

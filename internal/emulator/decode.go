@@ -3,53 +3,9 @@ package emulator
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"unicode/utf8"
-
-	"github.com/provision/provision/internal/profile"
 )
-
-// decodeCreate parses a create body strictly: one JSON object with no keys
-// but external_id, name, relationship and metadata, each of the right JSON
-// type. It checks the shape only; profile.Validate checks the values.
-func decodeCreate(body []byte) (profile.Request, error) {
-	var req profile.Request
-	// encoding/json would silently turn invalid UTF-8 into U+FFFD and store
-	// something the client never sent, so check the raw bytes first.
-	if !utf8.Valid(body) {
-		return req, errors.New("request body is not valid UTF-8")
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return req, errors.New("request body is empty; send a JSON object")
-	}
-	err := eachMember(body, "request body", func(key string, raw json.RawMessage) error {
-		var err error
-		switch key {
-		case "external_id":
-			req.ExternalID, err = optString(key, raw)
-		case "name":
-			req.Name, err = optString(key, raw)
-		case "relationship":
-			req.Relationship, err = optString(key, raw)
-		case "metadata":
-			req.Metadata, err = stringMap(raw)
-		default:
-			err = fmt.Errorf("%q: unknown field; a create takes only external_id, name, relationship and metadata", key)
-		}
-		return err
-	})
-	if err != nil {
-		return profile.Request{}, err
-	}
-	// Lone surrogate escapes ("\ud800") are valid JSON that decodes to U+FFFD
-	// in Go; they stand for no character, so treat them as invalid UTF-8.
-	if hasLoneSurrogate(body) {
-		return profile.Request{}, errors.New("request body is not valid UTF-8: it has an unpaired \\u surrogate escape")
-	}
-	return req, nil
-}
 
 // eachMember calls fn for each member of the JSON object in data, in order.
 // It rejects anything but exactly one object, and duplicate keys: encoding/json
@@ -89,42 +45,6 @@ func eachMember(data []byte, what string, fn func(key string, raw json.RawMessag
 		return fmt.Errorf("%s has data after the JSON object", what)
 	}
 	return nil
-}
-
-// optString decodes a string field where null means absent.
-func optString(key string, raw json.RawMessage) (*string, error) {
-	switch raw[0] {
-	case 'n':
-		return nil, nil
-	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, fmt.Errorf("%s: %v", key, err)
-		}
-		return &s, nil
-	}
-	return nil, fmt.Errorf("%s: must be a string or null, not %s", key, jsonKind(raw))
-}
-
-// stringMap decodes metadata, which must be an object of strings; null is not
-// accepted for metadata (send {} or leave it out).
-func stringMap(raw json.RawMessage) (map[string]string, error) {
-	if raw[0] != '{' {
-		return nil, fmt.Errorf("metadata: must be an object of string values, not %s", jsonKind(raw))
-	}
-	m := make(map[string]string)
-	err := eachMember(raw, "metadata", func(key string, v json.RawMessage) error {
-		if v[0] != '"' {
-			return fmt.Errorf("metadata.%s: value must be a string, not %s", key, jsonKind(v))
-		}
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
-			return fmt.Errorf("metadata.%s: %v", key, err)
-		}
-		m[key] = s
-		return nil
-	})
-	return m, err
 }
 
 // jsonKind names the JSON type of a value for error messages.

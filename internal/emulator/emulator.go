@@ -1,9 +1,13 @@
 // Package emulator is a local, faithful stand-in for the User Profiles API
-// (create, retrieve and list of the user-profiles-2026-03-24 beta) that keeps
-// profiles in memory. It answers with the real API's status codes, error
-// bodies, request-id and rate-limit headers, and can inject the failures a
-// bulk client must survive: 500, 529, a reset connection, a create whose
-// answer is lost, and an answer that comes after the client's timeout.
+// that keeps profiles in memory: create, retrieve, list, update and delete,
+// under every contract the real API serves, chosen as it chooses them by the
+// anthropic-beta header (user-profiles-2026-03-24, -2026-08-18, -2026-09-04,
+// or none for GA). Each profile is stored once (see record) and rendered in
+// the shape of the version that reads it. It answers with the real API's
+// status codes, error bodies, request-id, Date and rate-limit headers, and
+// can inject the failures a bulk client must survive into every write: 500,
+// 529, a reset connection, a write whose answer is lost, and an answer that
+// comes after the client's timeout.
 //
 // Every API request goes through the same checks, in this order; the first
 // that fails answers:
@@ -13,12 +17,13 @@
 //  2. Authentication: 401 authentication_error.
 //  3. Rate limit: 429 rate_limit_error; only authenticated requests spend
 //     tokens.
-//  4. Route: 404 not_found_error, 405 for a method the emulator lacks.
+//  4. Route: 404 not_found_error, 405 for a method the resource lacks.
 //  5. Headers: anthropic-version and anthropic-beta, 400.
-//  6. Body (creates): 413 request_too_large, then 400 for JSON shape, then
-//     400 for profile.Validate's rules.
-//  7. Fault (creates only): one draw from the seeded source.
-//  8. The create, retrieve or list itself.
+//  6. Body (creates and updates): 413 request_too_large, then 400 for the
+//     version's JSON shape, then 400 for its value rules.
+//  7. Target (updates and deletes): 404 not_found_error for an unknown id.
+//  8. Fault (writes only): one draw from the seeded source.
+//  9. The create, retrieve, list, update or delete itself.
 package emulator
 
 import (
@@ -29,8 +34,6 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
-
-	"github.com/provision/provision/internal/profile"
 )
 
 // DefaultBurst is the bucket capacity used when Rate is set and Burst is not.
@@ -56,16 +59,22 @@ type Config struct {
 	Latency time.Duration
 	// APIKey, when set, is the only key accepted; otherwise any key is.
 	APIKey string
-	// Seed seeds the fault source: the same seed and order of creates give
+	// Seed seeds the fault source: the same seed and order of writes give
 	// the same faults.
 	Seed int64
-	// Faults are the per-create fault probabilities.
+	// Faults are the per-write fault probabilities.
 	Faults Faults
 	// SlowDelay is how long a slow fault waits before answering; 0 means
 	// DefaultSlowDelay.
 	SlowDelay time.Duration
-	// Now is the clock for created_at and the rate limiter; nil is time.Now.
+	// Now is the clock for the times the server stamps and the rate limiter;
+	// nil is time.Now.
 	Now func() time.Time
+	// ClockOffset shifts the server's clock (Now) by this much: the Date
+	// header, created_at, updated_at, the rate-limit reset and the
+	// onboarded_at check all read the shifted clock, as they would on a
+	// server whose clock is off.
+	ClockOffset time.Duration
 }
 
 // Server is an in-memory User Profiles API. Its methods are safe for
@@ -78,15 +87,16 @@ type Server struct {
 	faults  *faultDrawer
 	handler http.Handler
 	counts  counters
-	// Shared by every profile created without metadata, so that millions of
+	// Shared by every profile without metadata, so that millions of
 	// profiles do not each carry an empty map; never written.
-	emptyMetadata    map[string]string
-	emptyTrustGrants map[string]profile.TrustGrant
+	emptyMetadata map[string]string
 }
 
 type counters struct {
 	requests    atomic.Int64
 	created     atomic.Int64
+	updated     atomic.Int64
+	deleted     atomic.Int64
 	rateLimited atomic.Int64
 	faults      [numFaultKinds]atomic.Int64 // indexed like faultKinds
 }
@@ -119,15 +129,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.Faults = maps.Clone(cfg.Faults)
 	s := &Server{
-		cfg:              cfg,
-		now:              cfg.Now,
-		store:            newStore(),
-		faults:           newFaultDrawer(cfg.Faults, cfg.Seed),
-		emptyMetadata:    map[string]string{},
-		emptyTrustGrants: map[string]profile.TrustGrant{},
+		cfg:           cfg,
+		store:         newStore(),
+		faults:        newFaultDrawer(cfg.Faults, cfg.Seed),
+		emptyMetadata: map[string]string{},
 	}
-	if s.now == nil {
-		s.now = time.Now
+	base := cfg.Now
+	if base == nil {
+		base = time.Now
+	}
+	s.now = base
+	if off := cfg.ClockOffset; off != 0 {
+		s.now = func() time.Time { return base().Add(off) }
 	}
 	if cfg.Rate > 0 {
 		s.limiter = newBucket(cfg.Rate, cfg.Burst, s.now())
@@ -146,13 +159,18 @@ func (s *Server) Handler() http.Handler { return s.handler }
 type Stats struct {
 	// Requests counts API requests, whatever their outcome; /_emulator ones are not counted.
 	Requests int64 `json:"requests"`
-	// Created counts profiles stored, including those of lost and slow faults.
+	// Created counts profiles stored, including those of lost, slow and late
+	// faults: it moves when the write is applied, whatever the client saw.
 	Created int64 `json:"created"`
+	// Updated counts updates applied, counted like Created.
+	Updated int64 `json:"updated"`
+	// Deleted counts deletes applied, counted like Created.
+	Deleted int64 `json:"deleted"`
 	// RateLimited counts 429 answers.
 	RateLimited int64 `json:"rate_limited"`
 	// Faults counts injected faults by kind; every kind is present.
 	Faults map[string]int64 `json:"faults"`
-	// Profiles is the number of profiles stored.
+	// Profiles is the number of profiles stored, deleted ones not included.
 	Profiles int `json:"profiles"`
 }
 
@@ -161,6 +179,8 @@ func (s *Server) Stats() Stats {
 	st := Stats{
 		Requests:    s.counts.requests.Load(),
 		Created:     s.counts.created.Load(),
+		Updated:     s.counts.updated.Load(),
+		Deleted:     s.counts.deleted.Load(),
 		RateLimited: s.counts.rateLimited.Load(),
 		Faults:      make(map[string]int64, len(s.counts.faults)),
 		Profiles:    s.store.len(),
@@ -171,16 +191,16 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// Profiles returns a copy of every stored profile in creation order, for
-// tests that check what a client really created.
-func (s *Server) Profiles() []profile.Profile {
+// Profiles returns every stored profile in its stored form, in creation
+// order, deleted ones left out: for tests that check what a client really
+// wrote.
+func (s *Server) Profiles() []StoredProfile {
 	v := s.store.view()
-	out := make([]profile.Profile, v.n)
-	for i := range out {
-		p := *v.at(i)
-		p.Metadata = maps.Clone(p.Metadata)
-		p.TrustGrants = maps.Clone(p.TrustGrants)
-		out[i] = p
+	out := make([]StoredProfile, 0, v.n)
+	for i := range v.n {
+		if r := v.at(i); !r.deleted {
+			out = append(out, r.stored())
+		}
 	}
 	return out
 }

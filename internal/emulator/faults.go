@@ -9,22 +9,23 @@ import (
 	"sync"
 )
 
-// Fault kinds accepted by --faults and counted in Stats.Faults.
+// Fault kinds accepted by --faults and counted in Stats.Faults. Each applies
+// to a write (create, update or delete) that passed validation.
 const (
-	// Fault500 answers 500 api_error; nothing is created.
+	// Fault500 answers 500 api_error; nothing is written.
 	Fault500 = "500"
-	// Fault529 answers 529 overloaded_error; nothing is created.
+	// Fault529 answers 529 overloaded_error; nothing is written.
 	Fault529 = "529"
-	// FaultReset drops the connection before anything is created.
+	// FaultReset drops the connection before anything is written.
 	FaultReset = "reset"
-	// FaultLost creates the profile, then drops the connection without answering.
+	// FaultLost applies the write, then drops the connection without answering.
 	FaultLost = "lost"
-	// FaultSlow creates the profile, then answers only after Config.SlowDelay.
+	// FaultSlow applies the write, then answers only after Config.SlowDelay.
 	FaultSlow = "slow"
-	// FaultLate holds the request for Config.SlowDelay and only then creates
-	// the profile, whether or not the client is still waiting (it has
-	// usually given up by then), and answers if it is: a server that works
-	// through a request its client has abandoned.
+	// FaultLate holds the request for Config.SlowDelay and only then applies
+	// the write, whether or not the client is still waiting (it has usually
+	// given up by then), and answers if it is: a server that works through
+	// a request its client has abandoned.
 	FaultLate = "late"
 )
 
@@ -48,8 +49,8 @@ func faultKinds() [numFaultKinds]string {
 	return [numFaultKinds]string{Fault500, Fault529, FaultReset, FaultLost, FaultSlow, FaultLate}
 }
 
-// Faults maps a fault kind to the probability that a create request suffers it.
-// Kinds are disjoint: one uniform draw per create picks at most one kind, so
+// Faults maps a fault kind to the probability that a write suffers it.
+// Kinds are disjoint: one uniform draw per write picks at most one kind, so
 // the probabilities must add up to at most 1.
 type Faults map[string]float64
 
@@ -129,9 +130,9 @@ func isFaultKind(kind string) bool {
 	return false
 }
 
-// faultDrawer picks a fault for each create from a seeded source. The mutex
+// faultDrawer picks a fault for each write from a seeded source. The mutex
 // serialises draws so that the sequence of kinds depends only on the seed
-// and the order in which creates reach the draw.
+// and the order in which writes reach the draw.
 type faultDrawer struct {
 	mu    sync.Mutex
 	rng   *rand.Rand

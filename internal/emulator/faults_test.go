@@ -16,7 +16,6 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
 
 	"github.com/provision/provision/internal/emulator"
-	"github.com/provision/provision/internal/profile"
 )
 
 // outcome classifies what a client saw for one create.
@@ -110,7 +109,7 @@ func TestFaultRates(t *testing.T) {
 			for range workers {
 				wg.Go(func() {
 					for i := range next {
-						_, _, err := e.create(context.Background(), profile.Request{ExternalID: profile.Str(fmt.Sprint("row-", i))})
+						_, _, err := e.create(context.Background(), createReq{ExternalID: str(fmt.Sprint("row-", i))})
 						seen[i] = outcome(err)
 					}
 				})
@@ -165,7 +164,7 @@ func TestFaultRates(t *testing.T) {
 func TestSlowAnswersAfterDelay(t *testing.T) {
 	e := newEnv(t, emulator.Config{Faults: emulator.Faults{"slow": 1}, SlowDelay: 150 * time.Millisecond})
 	start := time.Now()
-	p, _, err := e.create(context.Background(), profile.Request{Name: profile.Str("patient")})
+	p, _, err := e.create(context.Background(), createReq{Name: str("patient")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +180,7 @@ func TestLateCreatesAfterTheClientGaveUp(t *testing.T) {
 	e := newEnv(t, emulator.Config{Faults: emulator.Faults{emulator.FaultLate: 1}, SlowDelay: delay},
 		option.WithRequestTimeout(50*time.Millisecond))
 	start := time.Now()
-	_, _, err := e.create(context.Background(), profile.Request{ExternalID: profile.Str("late-1")})
+	_, _, err := e.create(context.Background(), createReq{ExternalID: str("late-1")})
 	if got := outcome(err); got != "timeout" {
 		t.Fatalf("client saw %q, want timeout", got)
 	}
@@ -210,7 +209,7 @@ func TestFaultsApplyOnlyToValidCreates(t *testing.T) {
 	if _, err := e.client.Beta.UserProfiles.List(context.Background(), anthropic.BetaUserProfileListParams{}, beta()); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = e.create(context.Background(), profile.Request{})
+	_, _, err = e.create(context.Background(), createReq{})
 	wantAPIError(t, err, http.StatusInternalServerError, "api_error")
 	if st := e.srv.Stats(); st.Faults["500"] != 1 || st.Created != 0 {
 		t.Errorf("stats %+v", st)
@@ -225,7 +224,7 @@ func faultSequence(t *testing.T, seed int64) []string {
 	var seq []string
 	for range 120 {
 		before := e.srv.Stats().Created
-		_, _, err := e.create(context.Background(), profile.Request{})
+		_, _, err := e.create(context.Background(), createReq{})
 		s := outcome(err)
 		if s == "connection" {
 			s = "reset"

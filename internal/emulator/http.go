@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -11,11 +12,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/provision/provision/internal/profile"
 )
 
 // Error types of the API's error bodies.
@@ -31,11 +31,6 @@ const (
 
 // StatusOverloaded is the API's non-standard status for overloaded_error.
 const StatusOverloaded = 529
-
-// BetaHeaderAugust is the later beta the official SDK sends by default on
-// Get and List. The emulator accepts it but answers with the 2026-03-24
-// object (relationship, no access_type or external_user_onboarded_at).
-const BetaHeaderAugust = "user-profiles-2026-08-18"
 
 // Paths of the resource.
 const (
@@ -54,14 +49,23 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/_emulator/stats", s.serveStats)
 	mux.HandleFunc("/_emulator/profiles", s.serveProfiles)
 	mux.HandleFunc("/_emulator/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, typeNotFound, "unknown emulator endpoint; use /_emulator/stats or /_emulator/profiles", requestID(w))
+		s.writeError(w, http.StatusNotFound, typeNotFound, "unknown emulator endpoint; use /_emulator/stats or /_emulator/profiles", requestID(w))
 	})
 	mux.HandleFunc("/", s.serveAPI)
-	// Every response, the emulator's own included, carries a request-id.
+	// Every response, the emulator's own included, carries a request-id and
+	// a Date from the server's clock: net/http would otherwise write the
+	// machine's time, and --clock-offset would not show.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("request-id", newRequestID())
+		s.stampDate(w.Header())
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// stampDate sets the Date header from the server's clock. Answers that
+// wait (latency, slow faults) stamp it again just before they are written.
+func (s *Server) stampDate(h http.Header) {
+	h.Set("Date", s.now().UTC().Format(http.TimeFormat))
 }
 
 // requestID returns the id the outer handler gave this response.
@@ -73,6 +77,7 @@ type exchange struct {
 	w         http.ResponseWriter
 	r         *http.Request
 	requestID string
+	version   version
 }
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
@@ -105,10 +110,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if handle == nil {
 		return
 	}
-	if msg := checkVersionHeaders(r.Header); msg != "" {
+	v, msg := selectVersion(r.Header)
+	if msg != "" {
 		x.fail(http.StatusBadRequest, typeInvalidRequest, msg)
 		return
 	}
+	x.version = v
 	handle()
 }
 
@@ -126,21 +133,25 @@ func (x *exchange) route() func() {
 		x.notAllowed("GET, POST")
 		return nil
 	case strings.HasPrefix(path, itemPrefix) && path != itemPrefix && !strings.Contains(path[len(itemPrefix):], "/"):
-		if method == http.MethodGet {
+		switch method {
+		case http.MethodGet:
 			return x.retrieve
+		case http.MethodPost:
+			return x.update
+		case http.MethodDelete:
+			return x.delete
 		}
-		x.notAllowed("GET")
+		x.notAllowed("GET, POST, DELETE")
 		return nil
 	}
-	x.fail(http.StatusNotFound, typeNotFound, fmt.Sprintf("no route for %s %s; the emulator serves create, retrieve and list of %s", method, path, collectionPath))
+	x.fail(http.StatusNotFound, typeNotFound, fmt.Sprintf("no route for %s %s; the emulator serves %s and %s{id}", method, path, collectionPath, itemPrefix))
 	return nil
 }
 
-// notAllowed answers 405. The real API also has update and delete; the
-// emulator does not, and says so rather than pretending.
+// notAllowed answers 405.
 func (x *exchange) notAllowed(allow string) {
 	x.w.Header().Set("allow", allow)
-	x.fail(http.StatusMethodNotAllowed, typeInvalidRequest, fmt.Sprintf("%s %s is not implemented by the emulator; it serves %s", x.r.Method, x.r.URL.Path, allow))
+	x.fail(http.StatusMethodNotAllowed, typeInvalidRequest, fmt.Sprintf("%s is not allowed on %s; use %s", x.r.Method, x.r.URL.Path, allow))
 }
 
 // authenticate returns why the request is refused, or "" to let it through.
@@ -162,150 +173,221 @@ func (s *Server) authenticate(h http.Header) string {
 	return ""
 }
 
-// checkVersionHeaders returns why the version headers are refused, or "".
-func checkVersionHeaders(h http.Header) string {
-	switch v := h.Get("anthropic-version"); v {
-	case "", "2023-06-01", "2026-10-21":
-	default:
-		return fmt.Sprintf("anthropic-version: %q is not a version the emulator knows; send 2023-06-01 or 2026-10-21", v)
-	}
-	var betas []string
-	for _, line := range h.Values("anthropic-beta") {
-		for _, b := range strings.Split(line, ",") {
-			if b = strings.TrimSpace(b); b != "" {
-				betas = append(betas, b)
-			}
-		}
-	}
-	for _, b := range betas {
-		if b == profile.BetaHeader || b == BetaHeaderAugust {
-			return ""
-		}
-	}
-	if len(betas) == 0 {
-		return "the User Profiles API is in beta: send the header anthropic-beta: " + profile.BetaHeader
-	}
-	return fmt.Sprintf("anthropic-beta: %q names no User Profiles version the emulator implements; send %s", strings.Join(betas, ","), profile.BetaHeader)
-}
-
-func (x *exchange) create() {
-	s := x.s
+// readBody reads a create or update body, answering 413 when it is too
+// large; ok is false when the exchange is over.
+func (x *exchange) readBody() (data []byte, ok bool) {
 	if x.r.ContentLength > MaxBodyBytes {
 		x.tooLarge()
-		return
+		return nil, false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, MaxBodyBytes))
+	data, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, MaxBodyBytes))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			x.tooLarge()
 		}
 		// Otherwise the client went away mid-body; there is no one to answer.
-		return
+		return nil, false
 	}
-	req, err := decodeCreate(body)
+	return data, true
+}
+
+// readValidBody reads, decodes and validates a create or update body,
+// answering 400 or 413 itself when it is refused.
+func (x *exchange) readValidBody(o op) (*body, bool) {
+	data, ok := x.readBody()
+	if !ok {
+		return nil, false
+	}
+	b, err := decodeBody(data, x.version, o)
+	if err == nil {
+		err = b.validate(o, x.s.now())
+	}
 	if err != nil {
 		x.fail(http.StatusBadRequest, typeInvalidRequest, err.Error())
-		return
+		return nil, false
 	}
-	if p := profile.Validate(req); p != nil {
-		x.fail(http.StatusBadRequest, typeInvalidRequest, p.Error())
-		return
-	}
-	kind := s.faults.draw()
+	return b, true
+}
+
+// beforeWrite draws the fault of a valid write and acts on those that come
+// before it is applied: 500 and 529 answer, reset drops the connection, late
+// waits (the write then goes on whether or not the client still waits). It
+// returns the kind drawn and whether to apply the write.
+func (x *exchange) beforeWrite() (kind int, apply bool) {
+	s := x.s
+	kind = s.faults.draw()
 	if kind != noFault {
 		s.counts.faults[kind].Add(1)
 	}
 	switch kind {
 	case idx500:
 		x.fail(http.StatusInternalServerError, typeAPI, "Internal server error")
-		return
+		return kind, false
 	case idx529:
-		// Overload is transient and nothing was created: tell clients so.
+		// Overload is transient and nothing was written: tell clients so.
 		x.w.Header().Set("x-should-retry", "true")
 		x.fail(StatusOverloaded, typeOverloaded, "Overloaded")
-		return
+		return kind, false
 	case idxReset:
 		x.drop()
-		return
+		return kind, false
 	case idxLate:
 		// Not the request's context: the work goes on after the client
 		// has gone, which is the point of the fault.
 		sleep(context.Background(), s.cfg.SlowDelay)
 	}
-	p := s.store.add(s.newProfile(req), s.now())
-	s.counts.created.Add(1)
+	return kind, true
+}
+
+// afterWrite acts on the faults that come after the write was applied: lost
+// drops the connection, slow holds the answer. It reports whether to answer.
+func (x *exchange) afterWrite(kind int) bool {
 	switch kind {
 	case idxLost:
 		x.drop()
-		return
+		return false
 	case idxSlow:
-		if !sleep(x.r.Context(), s.cfg.SlowDelay) {
-			return
-		}
+		return sleep(x.r.Context(), x.s.cfg.SlowDelay)
 	}
-	x.reply(http.StatusOK, &p)
+	return true
+}
+
+func (x *exchange) create() {
+	s := x.s
+	b, ok := x.readValidBody(opCreate)
+	if !ok {
+		return
+	}
+	kind, apply := x.beforeWrite()
+	if !apply {
+		return
+	}
+	r := s.store.add(newRecord(b, s.emptyMetadata), s.now())
+	s.counts.created.Add(1)
+	if x.afterWrite(kind) {
+		x.replyProfile(r)
+	}
 }
 
 func (x *exchange) tooLarge() {
 	x.fail(http.StatusRequestEntityTooLarge, typeRequestTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes))
 }
 
-// newProfile builds the stored object for a valid request; the store stamps
-// its times.
-func (s *Server) newProfile(req profile.Request) profile.Profile {
-	p := profile.Profile{
-		ID:           newProfileID(),
-		Type:         "user_profile",
-		ExternalID:   req.ExternalID,
-		Name:         req.Name,
-		Relationship: profile.DefaultRelationship,
-		Metadata:     s.emptyMetadata,
-		TrustGrants:  s.emptyTrustGrants,
-	}
-	if req.Relationship != nil {
-		p.Relationship = *req.Relationship
-	}
-	if len(req.Metadata) > 0 {
-		p.Metadata = req.Metadata
-	}
-	return p
+func (x *exchange) id() string { return x.r.URL.Path[len(itemPrefix):] }
+
+func (x *exchange) notFound(id string) {
+	x.fail(http.StatusNotFound, typeNotFound, fmt.Sprintf("no user profile with id %q", id))
 }
 
 func (x *exchange) retrieve() {
-	id := x.r.URL.Path[len(itemPrefix):]
-	p, ok := x.s.store.get(id)
+	id := x.id()
+	r, ok := x.s.store.get(id)
 	if !ok {
-		x.fail(http.StatusNotFound, typeNotFound, fmt.Sprintf("no user profile with id %q", id))
+		x.notFound(id)
 		return
 	}
-	x.reply(http.StatusOK, &p)
+	x.replyProfile(r)
 }
 
-// listPage is the body of a list answer; a nil NextPage is the JSON null
-// that ends paging.
-type listPage struct {
-	Data     []profile.Profile `json:"data"`
-	NextPage *string           `json:"next_page"`
+func (x *exchange) update() {
+	s := x.s
+	id := x.id()
+	b, ok := x.readValidBody(opUpdate)
+	if !ok {
+		return
+	}
+	old, ok := s.store.get(id)
+	if !ok {
+		x.notFound(id)
+		return
+	}
+	// Rules on the merged result are checked before the fault draw too, so
+	// that a refused update draws none, like a refused create.
+	if _, err := applyUpdate(old, b, s.emptyMetadata); err != nil {
+		x.fail(http.StatusBadRequest, typeInvalidRequest, err.Error())
+		return
+	}
+	kind, apply := x.beforeWrite()
+	if !apply {
+		return
+	}
+	r, err := s.store.update(id, s.now(), func(old *record) (*record, error) {
+		return applyUpdate(old, b, s.emptyMetadata)
+	})
+	switch {
+	case errors.Is(err, errNotFound): // deleted meanwhile, e.g. during a late fault's wait
+		x.notFound(id)
+		return
+	case err != nil: // another update changed what the rules depend on
+		x.fail(http.StatusBadRequest, typeInvalidRequest, err.Error())
+		return
+	}
+	s.counts.updated.Add(1)
+	if x.afterWrite(kind) {
+		x.replyProfile(r)
+	}
 }
+
+func (x *exchange) delete() {
+	s := x.s
+	id := x.id()
+	if _, ok := s.store.get(id); !ok {
+		x.notFound(id)
+		return
+	}
+	kind, apply := x.beforeWrite()
+	if !apply {
+		return
+	}
+	if !s.store.remove(id) {
+		x.notFound(id)
+		return
+	}
+	s.counts.deleted.Add(1)
+	if x.afterWrite(kind) {
+		b := append([]byte(`{"id":`), appendString(nil, id)...)
+		b = append(b, `,"type":"user_profile_deleted"}`+"\n"...)
+		x.send(http.StatusOK, b)
+	}
+}
+
+func (x *exchange) replyProfile(r *record) {
+	b := appendProfile(make([]byte, 0, 512), r, formOf(x.version))
+	x.send(http.StatusOK, append(b, '\n'))
+}
+
+// Enforcement statuses the GA list filter accepts.
+var enforcementStatuses = []string{"unrestricted", "pending", "restricted", "banned"}
 
 func (x *exchange) list() {
-	q, msg := x.s.parseListQuery(x.r.URL.Query())
+	q, msg := x.s.parseListQuery(x.r.URL.Query(), x.version)
 	if msg != "" {
 		x.fail(http.StatusBadRequest, typeInvalidRequest, msg)
 		return
 	}
-	data, more := x.s.store.list(q)
-	out := listPage{Data: data}
-	if more && len(data) > 0 {
-		next := encodeCursor(q, &data[len(data)-1])
-		out.NextPage = &next
+	page, more := x.s.store.list(q)
+	f := formOf(x.version)
+	b := make([]byte, 0, 64+len(page)*512)
+	b = append(b, `{"data":[`...)
+	for i, r := range page {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendProfile(b, r, f)
 	}
-	x.reply(http.StatusOK, &out)
+	b = append(b, `],"next_page":`...)
+	if more && len(page) > 0 {
+		b = appendString(b, encodeCursor(q, page[len(page)-1]))
+	} else {
+		// null is the only end marker.
+		b = append(b, "null"...)
+	}
+	x.send(http.StatusOK, append(b, "}\n"...))
 }
 
 // parseListQuery validates the list parameters; unknown parameters are
 // ignored, as the SDK may add its own.
-func (s *Server) parseListQuery(v url.Values) (listQuery, string) {
+func (s *Server) parseListQuery(v url.Values, ver version) (listQuery, string) {
 	q := listQuery{limit: defaultLimit, desc: true}
 	if v.Has("limit") {
 		n, err := strconv.Atoi(v.Get("limit"))
@@ -332,6 +414,19 @@ func (s *Server) parseListQuery(v url.Values) (listQuery, string) {
 			return q, fmt.Sprintf("order_by: %q is not created_at or name", o)
 		}
 	}
+	// The SDK sends the repeatable filter as enforcement_status[]=...; a
+	// hand-written query may leave the brackets out.
+	if statuses := append(v["enforcement_status"], v["enforcement_status[]"]...); len(statuses) > 0 {
+		if ver != vGA {
+			return q, fmt.Sprintf("enforcement_status: the filter is not accepted under anthropic-beta %s; send no user-profiles beta header to filter", ver)
+		}
+		for _, st := range statuses {
+			if !slices.Contains(enforcementStatuses, st) {
+				return q, fmt.Sprintf("enforcement_status: %q is not one of %s", shorten(st), strings.Join(enforcementStatuses, ", "))
+			}
+		}
+		q.statuses = statuses
+	}
 	if page := v.Get("page"); page != "" {
 		c, err := decodeCursor(page)
 		if err != nil {
@@ -342,7 +437,7 @@ func (s *Server) parseListQuery(v url.Values) (listQuery, string) {
 			return q, fmt.Sprintf("page: the cursor belongs to order_by=%s&order=%s; keep the order of the first page to page on", c.By, c.Order)
 		}
 		// A cursor whose key disagrees with its own profile was not issued here.
-		if p, ok := s.store.get(c.ID); ok && p.CreatedAt.UnixMicro() != c.At {
+		if r, ok := s.store.get(c.ID); ok && r.created != c.At {
 			return q, badCursor
 		}
 		q.after = c
@@ -357,10 +452,11 @@ func (x *exchange) setQuota(q quota) {
 	h.Set("anthropic-ratelimit-requests-reset", q.reset.UTC().Format(time.RFC3339Nano))
 }
 
-func (x *exchange) reply(status int, v any) { writeJSON(x.w, status, v) }
+// send writes a complete answer, its Date stamped now.
+func (x *exchange) send(status int, b []byte) { x.s.writeBytes(x.w, status, b) }
 
 func (x *exchange) fail(status int, typ, msg string) {
-	writeError(x.w, status, typ, msg, x.requestID)
+	x.s.writeError(x.w, status, typ, msg, x.requestID)
 }
 
 // drop closes the connection without an answer. SO_LINGER 0 makes the close
@@ -391,53 +487,69 @@ type errorBody struct {
 	RequestID string `json:"request_id"`
 }
 
-func writeError(w http.ResponseWriter, status int, typ, msg, requestID string) {
+func (s *Server) writeError(w http.ResponseWriter, status int, typ, msg, requestID string) {
 	var b errorBody
 	b.Type = "error"
 	b.Error.Type, b.Error.Message = typ, msg
 	b.RequestID = requestID
-	writeJSON(w, status, &b)
+	s.writeJSON(w, status, &b)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("content-type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	// The real API does not escape <, > and &; neither do we, so names
 	// round-trip byte for byte.
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // a write error means the client left
+	_ = enc.Encode(v) // only the emulator's own types, which always encode
+	s.writeBytes(w, status, buf.Bytes())
+}
+
+func (s *Server) writeBytes(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h.Set("content-type", "application/json")
+	s.stampDate(h)
+	w.WriteHeader(status)
+	_, _ = w.Write(b) // a write error means the client left
 }
 
 func (s *Server) serveStats(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("allow", "GET")
-		writeError(w, http.StatusMethodNotAllowed, typeInvalidRequest, "use GET", requestID(w))
+		s.writeError(w, http.StatusMethodNotAllowed, typeInvalidRequest, "use GET", requestID(w))
 		return
 	}
 	st := s.Stats()
-	writeJSON(w, http.StatusOK, &st)
+	s.writeJSON(w, http.StatusOK, &st)
 }
 
-// serveProfiles streams every profile as one JSON array, encoding one
-// profile at a time so millions of them never sit in memory as text.
+// serveProfiles streams every live profile in the stored form as one JSON
+// array, rendering one profile at a time so millions of them never sit in
+// memory as text.
 func (s *Server) serveProfiles(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("allow", "GET")
-		writeError(w, http.StatusMethodNotAllowed, typeInvalidRequest, "use GET", requestID(w))
+		s.writeError(w, http.StatusMethodNotAllowed, typeInvalidRequest, "use GET", requestID(w))
 		return
 	}
 	v := s.store.view()
 	w.Header().Set("content-type", "application/json")
 	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
+	buf := make([]byte, 0, 1024)
 	_ = bw.WriteByte('[')
+	first := true
 	for i := 0; i < v.n; i++ {
-		if i > 0 {
-			_ = bw.WriteByte(',')
+		rec := v.at(i)
+		if rec.deleted {
+			continue
 		}
-		if err := enc.Encode(v.at(i)); err != nil {
+		buf = buf[:0]
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = appendProfile(buf, rec, formStored)
+		if _, err := bw.Write(buf); err != nil {
 			return
 		}
 	}

@@ -6,8 +6,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
-
-	"github.com/provision/provision/internal/profile"
+	"unsafe"
 )
 
 func TestBucket(t *testing.T) {
@@ -89,14 +88,15 @@ func TestStoreTimesStrictlyIncrease(t *testing.T) {
 	times := []time.Time{t0, t0, t0.Add(-time.Hour), t0.Add(time.Second)}
 	var prev time.Time
 	for i, at := range times {
-		p := s.add(profile.Profile{ID: newProfileID()}, at)
-		if !p.CreatedAt.After(prev) || p.CreatedAt.Location() != time.UTC || p.CreatedAt.Nanosecond()%1000 != 0 {
-			t.Errorf("profile %d created_at %v after %v", i, p.CreatedAt, prev)
+		p := s.add(&record{id: newProfileID()}, at)
+		created := microTime(p.created)
+		if !created.After(prev) || p.updated != p.created {
+			t.Errorf("profile %d created_at %v after %v", i, created, prev)
 		}
-		prev = p.CreatedAt
+		prev = created
 	}
-	if got, _ := s.get(s.view().at(3).ID); !got.CreatedAt.Equal(t0.Add(time.Second).Truncate(time.Microsecond)) {
-		t.Errorf("a clock back in order again keeps its own time: %v", got.CreatedAt)
+	if got, _ := s.get(s.view().at(3).id); !microTime(got.created).Equal(t0.Add(time.Second).Truncate(time.Microsecond)) {
+		t.Errorf("a clock back in order again keeps its own time: %v", microTime(got.created))
 	}
 }
 
@@ -106,15 +106,15 @@ func TestStoreSpansChunks(t *testing.T) {
 	t0 := time.Unix(1_800_000_000, 0)
 	n := 2*chunkSize + 5
 	for i := range n {
-		s.add(profile.Profile{ID: newProfileID()}, t0.Add(time.Duration(i)*time.Millisecond))
+		s.add(&record{id: newProfileID()}, t0.Add(time.Duration(i)*time.Millisecond))
 	}
 	q := listQuery{limit: 100, desc: true}
 	seen := 0
 	for {
 		page, more := s.list(q)
 		for j, p := range page {
-			if want := s.view().at(n - 1 - seen - j); p.ID != want.ID {
-				t.Fatalf("item %d is %s, want %s", seen+j, p.ID, want.ID)
+			if want := s.view().at(n - 1 - seen - j); p.id != want.id {
+				t.Fatalf("item %d is %s, want %s", seen+j, p.id, want.id)
 			}
 		}
 		seen += len(page)
@@ -122,7 +122,7 @@ func TestStoreSpansChunks(t *testing.T) {
 			break
 		}
 		last := page[len(page)-1]
-		q.after = &cursor{At: last.CreatedAt.UnixMicro(), ID: last.ID}
+		q.after = &cursor{At: last.created, ID: last.id}
 	}
 	if seen != n {
 		t.Errorf("listed %d, want %d", seen, n)
@@ -154,33 +154,98 @@ func TestFaultDrawer(t *testing.T) {
 	}
 }
 
-// FuzzDecodeCreate: the decoder never panics, and what it accepts survives
-// a round trip through the request's own JSON encoding.
-func FuzzDecodeCreate(f *testing.F) {
-	for _, s := range []string{`{}`, `{"name":"a","metadata":{"k":"v"}}`, `{"external_id":null}`, `[]`, `{"name":"\ud800"}`, "{\"name\":\"\xff\"}", `{"a":1}`} {
-		f.Add([]byte(s))
+// FuzzBody: decoding never panics, and a body accepted as a create under
+// any version renders, in every form, as valid JSON whose stored form
+// decodes to exactly what record.stored says: the hand-written renderer and
+// the struct agree.
+func FuzzBody(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `{"name":"a","metadata":{"k":"v"}}`, `{"external_id":null}`, `[]`, `{"name":"\ud800"}`, "{\"name\":\"\xff\"}", `{"a":1}`,
+		`{"external_id":"x\u0001\"\\<>&\u2028","relationship":"resold","name":"N"}`,
+		`{"access_type":"passthrough","external_user_onboarded_at":"2026-01-02T03:04:05.123456789+02:00"}`,
+		`{"external_user_details":{"reference_id":"r","country":"US","email_hash":"e","name_hash":"n","onboarded_at":"2020-01-01T00:00:00Z","account_status":"blocked","entity_type":"non_profit"}}`,
+	} {
+		for v := range 4 {
+			f.Add([]byte(s), uint8(v))
+		}
 	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := decodeCreate(body)
-		if err != nil {
+	now := time.Date(2026, 10, 21, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, data []byte, vn uint8) {
+		v := version(vn % 4)
+		_, _ = decodeBody(data, v, opUpdate) // must not panic either
+		b, err := decodeBody(data, v, opCreate)
+		if err != nil || b.validate(opCreate, now) != nil {
 			return
 		}
-		again, err := json.Marshal(req)
-		if err != nil {
+		r := newRecord(b, map[string]string{})
+		r.created, r.updated = now.UnixMicro(), now.UnixMicro()
+		for fm := formOf(v20260324); fm <= formStored; fm++ {
+			out := appendProfile(nil, r, fm)
+			if !json.Valid(out) {
+				t.Fatalf("form %d: invalid JSON %s", fm, out)
+			}
+		}
+		var got StoredProfile
+		if err := json.Unmarshal(appendProfile(nil, r, formStored), &got); err != nil {
 			t.Fatal(err)
 		}
-		req2, err := decodeCreate(again)
-		if err != nil {
-			t.Fatalf("re-encoded %s rejected: %v", again, err)
-		}
-		if len(req.Metadata) == 0 {
-			req.Metadata = nil
-		}
-		if len(req2.Metadata) == 0 {
-			req2.Metadata = nil
-		}
-		if !reflect.DeepEqual(req, req2) {
-			t.Fatalf("round trip changed %+v into %+v", req, req2)
+		if want := r.stored(); !reflect.DeepEqual(normal(got), normal(want)) {
+			t.Fatalf("rendered stored form %+v, want %+v", got, want)
 		}
 	})
+}
+
+// normal makes two StoredProfiles comparable with reflect.DeepEqual: times
+// lose their locations.
+func normal(p StoredProfile) StoredProfile {
+	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
+	if t := p.ExternalUserDetails.OnboardedAt; t != nil {
+		u := t.UTC()
+		p.ExternalUserDetails.OnboardedAt = &u
+	}
+	return p
+}
+
+func TestAppendString(t *testing.T) {
+	var all []byte
+	for c := range 0x80 {
+		all = append(all, byte(c))
+	}
+	for _, s := range []string{"", "plain", string(all), "é\u2028\u2029😀", `"\`, "<a&b>"} {
+		out := appendString(nil, s)
+		var back string
+		if err := json.Unmarshal(out, &back); err != nil || back != s {
+			t.Errorf("appendString(%q) = %s, decodes to %q, %v", s, out, back, err)
+		}
+	}
+}
+
+func TestApplyUpdateLeavesOldAlone(t *testing.T) {
+	now := time.Date(2026, 10, 21, 12, 0, 0, 0, time.UTC)
+	b, err := decodeBody([]byte(`{"metadata":{"a":"1","b":"2"},"external_user_details":{"country":"FR"}}`), vGA, opCreate)
+	if err != nil || b.validate(opCreate, now) != nil {
+		t.Fatal(err)
+	}
+	old := newRecord(b, nil)
+	u, err := decodeBody([]byte(`{"metadata":{"a":"","c":"3"},"external_user_details":{"email_hash":"h"}}`), vGA, opUpdate)
+	if err != nil || u.validate(opUpdate, now) != nil {
+		t.Fatal(err)
+	}
+	r, err := applyUpdate(old, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(old.metadata, map[string]string{"a": "1", "b": "2"}) || old.more.emailHash != "" || string(old.more.country[:]) != "FR" {
+		t.Errorf("the stored record changed: %+v %+v", old, old.more)
+	}
+	if !reflect.DeepEqual(r.metadata, map[string]string{"b": "2", "c": "3"}) || r.more.emailHash != "h" || string(r.more.country[:]) != "FR" {
+		t.Errorf("updated record %+v %+v", r, r.more)
+	}
+}
+
+// TestRecordSize guards the memory a million stored profiles take.
+func TestRecordSize(t *testing.T) {
+	if n := unsafe.Sizeof(record{}); n > 96 {
+		t.Errorf("record is %d bytes; keep it at most 96", n)
+	}
 }

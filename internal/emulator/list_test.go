@@ -14,7 +14,6 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
 
 	"github.com/provision/provision/internal/emulator"
-	"github.com/provision/provision/internal/profile"
 )
 
 // testNames mixes case, duplicates under case folding, and characters that
@@ -24,13 +23,13 @@ func testNames() []string {
 }
 
 // createNamed creates n profiles; every tenth has no name.
-func createNamed(e *env, n int) []profile.Profile {
-	out := make([]profile.Profile, 0, n)
+func createNamed(e *env, n int) []wireProfile {
+	out := make([]wireProfile, 0, n)
 	names := testNames()
 	for i := range n {
-		req := profile.Request{ExternalID: profile.Str(fmt.Sprint("row-", i))}
+		req := createReq{ExternalID: str(fmt.Sprint("row-", i))}
 		if i%10 != 3 {
-			req.Name = profile.Str(names[i%len(names)])
+			req.Name = str(names[i%len(names)])
 		}
 		out = append(out, e.mustCreate(req))
 	}
@@ -40,9 +39,9 @@ func createNamed(e *env, n int) []profile.Profile {
 // expectedOrder sorts created (given in creation order) the way the SDK
 // documents: by created_at, or by name ignoring ASCII case with nameless
 // profiles last in either direction and ties in created_at order.
-func expectedOrder(created []profile.Profile, order, orderBy string) []string {
+func expectedOrder(created []wireProfile, order, orderBy string) []string {
 	type item struct {
-		p   profile.Profile
+		p   wireProfile
 		seq int
 	}
 	items := make([]item, len(created))
@@ -204,7 +203,7 @@ func TestListPagingWhileCreating(t *testing.T) {
 			default:
 			}
 			name := names[i%len(names)]
-			if _, _, err := e.create(context.Background(), profile.Request{Name: &name}); err != nil {
+			if _, _, err := e.create(context.Background(), createReq{Name: &name}); err != nil {
 				t.Errorf("background create: %v", err)
 				return
 			}

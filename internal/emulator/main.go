@@ -56,8 +56,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg = srv.Config()
-	fmt.Fprintf(stderr, "emulator: seed %d (pass --seed %d to replay the same faults); %s; latency %v; faults %s; slow delay %v; api key %s\n",
-		cfg.Seed, cfg.Seed, describeRate(cfg), cfg.Latency, cfg.Faults, cfg.SlowDelay, describeKey(cfg))
+	fmt.Fprintf(stderr, "emulator: seed %d (pass --seed %d to replay the same faults); %s; latency %v; faults %s; slow delay %v; clock offset %v; api key %s\n",
+		cfg.Seed, cfg.Seed, describeRate(cfg), cfg.Latency, cfg.Faults, cfg.SlowDelay, cfg.ClockOffset, describeKey(cfg))
 
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -78,7 +78,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	<-served // http.ErrServerClosed, expected
 	st := srv.Stats()
-	fmt.Fprintf(stderr, "emulator: stopped after %d requests: %d profiles created, %d rate limited\n", st.Requests, st.Created, st.RateLimited)
+	fmt.Fprintf(stderr, "emulator: stopped after %d requests: %d profiles created, %d updated, %d deleted, %d rate limited\n",
+		st.Requests, st.Created, st.Updated, st.Deleted, st.RateLimited)
 	return nil
 }
 
@@ -93,18 +94,24 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&cfg.APIKey, "api-key", "", "the only API `KEY` accepted; others get 401 (default: any key)")
 	fs.Int64Var(&cfg.Seed, "seed", 0, "`N` seeding the fault draws, to replay a run (default: from the clock, printed)")
 	faults := fs.String("faults", "", "fault `SPEC`: comma list of KIND=PROBABILITY, KIND one of 500, 529, reset, lost, slow, late")
-	fs.DurationVar(&cfg.SlowDelay, "slow-delay", DefaultSlowDelay, "how long a slow fault holds its answer, and a late one its create, `DURATION`")
+	fs.DurationVar(&cfg.SlowDelay, "slow-delay", DefaultSlowDelay, "how long a slow fault holds its answer, and a late one its write, `DURATION`")
+	fs.DurationVar(&cfg.ClockOffset, "clock-offset", 0, "shift the server's clock (Date header, created_at, updated_at) by `DURATION`, e.g. -5m")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: provision emulator [flags]
 
-Serve a local, in-memory User Profiles API (create, retrieve and list of the
-user-profiles-2026-03-24 beta) for demos and tests. The first line on stdout is
+Serve a local, in-memory User Profiles API (create, retrieve, list, update
+and delete) for demos and tests, under every contract the anthropic-beta header
+selects: user-profiles-2026-03-24, user-profiles-2026-08-18,
+user-profiles-2026-09-04, or none for GA. The first line on stdout is
 "listening on http://HOST:PORT". GET /_emulator/stats and /_emulator/profiles
 show what happened. Stop it with Ctrl-C.
 
+Faults apply to creates, updates and deletes that pass validation.
+
 Example:
   provision emulator --addr 127.0.0.1:0 --rate 20 --burst 40 --seed 7 \
-      --faults 500=0.02,reset=0.01,lost=0.01,slow=0.01 --slow-delay 5s
+      --faults 500=0.02,reset=0.01,lost=0.01,slow=0.01 --slow-delay 5s \
+      --clock-offset -5m
 
 Flags:
 `)

@@ -18,7 +18,6 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
 
 	"github.com/provision/provision/internal/emulator"
-	"github.com/provision/provision/internal/profile"
 )
 
 // lockedBuffer is a bytes.Buffer safe for the server's goroutines.
@@ -60,8 +59,8 @@ func TestMainServesAndStops(t *testing.T) {
 	}
 
 	client := anthropic.NewClient(option.WithBaseURL(url), option.WithAPIKey("k"), option.WithMaxRetries(0))
-	var p profile.Profile
-	if err := client.Post(ctx, "v1/user_profiles", profile.Request{Name: profile.Str("via main")}, &p, beta()); err != nil {
+	var p wireProfile
+	if err := client.Post(ctx, "v1/user_profiles", createReq{Name: str("via main")}, &p, beta()); err != nil {
 		t.Fatal(err)
 	}
 	res, err := http.Get(url + "/_emulator/stats")

@@ -3,12 +3,12 @@ package emulator
 import (
 	"cmp"
 	"container/heap"
+	"errors"
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/provision/provision/internal/profile"
 )
 
 // Profiles live in fixed-size chunks so that appending never copies the ones
@@ -20,19 +20,30 @@ const (
 	chunkMask = chunkSize - 1
 )
 
-// store keeps profiles in creation order, append-only. created_at strictly
-// increases along the log (see add), so created_at alone is a unique key
-// and positions by time are binary searches.
+// chunk holds records by pointer: an update or delete swaps a slot's record
+// for a new one atomically, so readers never see a record half written.
+type chunk [chunkSize]atomic.Pointer[record]
+
+// errNotFound is returned for an id that is not stored (or was deleted).
+var errNotFound = errors.New("not found")
+
+// store keeps profiles in creation order. created_at strictly increases
+// along the log (see add), so created_at alone is a unique key and
+// positions by time are binary searches. A deleted profile stays in the log
+// as a tombstone, so positions and searches stay valid.
 //
 // Readers take the read lock only to snapshot the log's length (a view);
-// slots below that length are never written again, and slots above it are
-// distinct memory, so a view is read without the lock while creates go on.
+// the chunks below that length are never replaced, and each slot is read
+// atomically, so a view is read without the lock while writes go on.
+// Writers (create, update, delete) hold the write lock, which also makes an
+// update's read-modify-write atomic.
 type store struct {
 	mu     sync.RWMutex
-	chunks [][]profile.Profile
+	chunks []*chunk
 	n      int
-	byID   map[string]int
-	last   time.Time
+	byID   map[string]int // live profiles only
+	last   int64          // created_at of the newest record, Unix µs
+	live   int
 }
 
 func newStore() *store {
@@ -41,11 +52,11 @@ func newStore() *store {
 
 // view is an immutable prefix of the log.
 type view struct {
-	chunks [][]profile.Profile
+	chunks []*chunk
 	n      int
 }
 
-func (v view) at(i int) *profile.Profile { return &v.chunks[i>>chunkBits][i&chunkMask] }
+func (v view) at(i int) *record { return v.chunks[i>>chunkBits][i&chunkMask].Load() }
 
 func (s *store) view() view {
 	s.mu.RLock()
@@ -53,42 +64,85 @@ func (s *store) view() view {
 	return view{chunks: s.chunks, n: s.n}
 }
 
+// len is the number of live profiles.
 func (s *store) len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.n
+	return s.live
 }
 
-// add stamps p with its created_at and updated_at and appends it. Times are
+// add stamps r with its created_at and updated_at and appends it. Times are
 // kept to the microsecond, like the real API's, and forced to increase by at
 // least a microsecond over the previous profile so that the log stays sorted
 // even when the clock steps back or two creates share a tick.
-func (s *store) add(p profile.Profile, now time.Time) profile.Profile {
-	at := now.UTC().Truncate(time.Microsecond)
+func (s *store) add(r *record, now time.Time) *record {
+	at := now.UnixMicro()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !at.After(s.last) {
-		at = s.last.Add(time.Microsecond)
+	if at <= s.last {
+		at = s.last + 1
 	}
 	s.last = at
-	p.CreatedAt, p.UpdatedAt = at, at
+	r.created, r.updated = at, at
 	if s.n == len(s.chunks)*chunkSize {
-		s.chunks = append(s.chunks, make([]profile.Profile, chunkSize))
+		s.chunks = append(s.chunks, new(chunk))
 	}
-	s.chunks[s.n>>chunkBits][s.n&chunkMask] = p
-	s.byID[p.ID] = s.n
+	s.chunks[s.n>>chunkBits][s.n&chunkMask].Store(r)
+	s.byID[r.id] = s.n
 	s.n++
-	return p
+	s.live++
+	return r
 }
 
-func (s *store) get(id string) (profile.Profile, bool) {
+func (s *store) get(id string) (*record, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	i, ok := s.byID[id]
 	if !ok {
-		return profile.Profile{}, false
+		return nil, false
 	}
-	return *view{chunks: s.chunks, n: s.n}.at(i), true
+	return s.slot(i).Load(), true
+}
+
+func (s *store) slot(i int) *atomic.Pointer[record] { return &s.chunks[i>>chunkBits][i&chunkMask] }
+
+// update replaces the profile id with change(old), stamped with an
+// updated_at after now and after its previous one, so that updated_at moves
+// with every update. change's error is returned as is; errNotFound if id is
+// not stored.
+func (s *store) update(id string, now time.Time, change func(old *record) (*record, error)) (*record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.byID[id]
+	if !ok {
+		return nil, errNotFound
+	}
+	slot := s.slot(i)
+	old := slot.Load()
+	r, err := change(old)
+	if err != nil {
+		return nil, err
+	}
+	r.updated = max(now.UnixMicro(), old.updated+1)
+	slot.Store(r)
+	return r, nil
+}
+
+// remove deletes the profile id, leaving a tombstone in its place; it
+// reports whether id was stored.
+func (s *store) remove(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.byID[id]
+	if !ok {
+		return false
+	}
+	slot := s.slot(i)
+	old := slot.Load()
+	slot.Store(&record{id: old.id, created: old.created, updated: old.updated, deleted: true})
+	delete(s.byID, id)
+	s.live--
+	return true
 }
 
 // Sort orders and fields of the list endpoint.
@@ -105,6 +159,18 @@ type listQuery struct {
 	desc   bool
 	byName bool
 	after  *cursor // nil for the first page
+	// statuses, when not nil, keeps only profiles whose enforcement_status
+	// is one of them (GA's enforcement_status filter).
+	statuses []string
+}
+
+// match reports whether r belongs in the listing: live, and of a wanted
+// enforcement status.
+func (q *listQuery) match(r *record) bool {
+	if r.deleted {
+		return false
+	}
+	return q.statuses == nil || slices.Contains(q.statuses, enforcementUnrestricted)
 }
 
 // sortKey is a profile's position in a listing. at (created_at in Unix
@@ -115,12 +181,8 @@ type sortKey struct {
 	at    int64
 }
 
-func keyOf(p *profile.Profile) sortKey {
-	k := sortKey{at: p.CreatedAt.UnixMicro()}
-	if p.Name != nil {
-		k.named, k.name = true, *p.Name
-	}
-	return k
+func keyOf(r *record) sortKey {
+	return sortKey{at: r.created, named: r.name != "", name: r.name}
 }
 
 // before reports whether a comes before b in q's order. For order_by=name the
@@ -165,7 +227,7 @@ func lowerASCII(c byte) byte {
 }
 
 // list returns one page and whether more profiles follow it.
-func (s *store) list(q listQuery) (page []profile.Profile, more bool) {
+func (s *store) list(q listQuery) (page []*record, more bool) {
 	v := s.view()
 	if q.byName {
 		return v.listByName(q)
@@ -174,47 +236,63 @@ func (s *store) list(q listQuery) (page []profile.Profile, more bool) {
 }
 
 // listByCreatedAt walks the log from a binary-searched start, so its cost
-// depends on the page size, not on how many profiles are stored.
-func (v view) listByCreatedAt(q listQuery) ([]profile.Profile, bool) {
-	page := make([]profile.Profile, 0, min(q.limit, v.n))
+// depends on the page size (and the tombstones and filtered-out profiles
+// passed over), not on how many profiles are stored. more is exact: it is
+// true only when a profile that belongs in the listing follows the page.
+func (v view) listByCreatedAt(q listQuery) ([]*record, bool) {
+	page := make([]*record, 0, min(q.limit, v.n))
 	if q.desc {
 		i := v.n - 1
 		if q.after != nil {
 			// The last profile created strictly before the cursor's.
-			i = sort.Search(v.n, func(i int) bool { return v.at(i).CreatedAt.UnixMicro() >= q.after.At }) - 1
+			i = sort.Search(v.n, func(i int) bool { return v.at(i).created >= q.after.At }) - 1
 		}
-		for ; i >= 0 && len(page) < q.limit; i-- {
-			page = append(page, *v.at(i))
+		for ; i >= 0; i-- {
+			if r := v.at(i); q.match(r) {
+				if len(page) == q.limit {
+					return page, true
+				}
+				page = append(page, r)
+			}
 		}
-		return page, i >= 0
+		return page, false
 	}
 	i := 0
 	if q.after != nil {
-		i = sort.Search(v.n, func(i int) bool { return v.at(i).CreatedAt.UnixMicro() > q.after.At })
+		i = sort.Search(v.n, func(i int) bool { return v.at(i).created > q.after.At })
 	}
-	for ; i < v.n && len(page) < q.limit; i++ {
-		page = append(page, *v.at(i))
+	for ; i < v.n; i++ {
+		if r := v.at(i); q.match(r) {
+			if len(page) == q.limit {
+				return page, true
+			}
+			page = append(page, r)
+		}
 	}
-	return page, i < v.n
+	return page, false
 }
 
 // listByName scans the whole view and keeps the first limit+1 profiles after
 // the cursor in a bounded heap: O(n log limit) per page, no copy of the log.
-func (v view) listByName(q listQuery) ([]profile.Profile, bool) {
+func (v view) listByName(q listQuery) ([]*record, bool) {
 	h := &pageHeap{q: q}
 	var after sortKey
 	if q.after != nil {
 		after = q.after.key()
 	}
 	for i := 0; i < v.n; i++ {
-		k := keyOf(v.at(i))
+		r := v.at(i)
+		if !q.match(r) {
+			continue
+		}
+		k := keyOf(r)
 		if q.after != nil && !q.before(after, k) {
 			continue
 		}
 		if h.Len() <= q.limit {
-			heap.Push(h, entry{i, k})
+			heap.Push(h, entry{r, k})
 		} else if q.before(k, h.items[0].key) {
-			h.items[0] = entry{i, k}
+			h.items[0] = entry{r, k}
 			heap.Fix(h, 0)
 		}
 	}
@@ -228,16 +306,18 @@ func (v view) listByName(q listQuery) ([]profile.Profile, bool) {
 	if more {
 		h.items = h.items[:q.limit]
 	}
-	page := make([]profile.Profile, len(h.items))
+	page := make([]*record, len(h.items))
 	for j, e := range h.items {
-		page[j] = *v.at(e.index)
+		page[j] = e.rec
 	}
 	return page, more
 }
 
+// entry keeps the record its key was read from, so that a page shows each
+// profile as it was when it was placed, even if it is updated meanwhile.
 type entry struct {
-	index int
-	key   sortKey
+	rec *record
+	key sortKey
 }
 
 // pageHeap is a max-heap in listing order: its root is the entry that comes
