@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/provision/provision/internal/emulator"
+	"github.com/provision/provision/internal/job"
 	"github.com/provision/provision/internal/reader"
 	"github.com/provision/provision/internal/state"
 )
@@ -35,6 +36,7 @@ exactly once per row, and writes a report of what became of every row.
 Usage:
   provision run FILE        create a profile for every row not yet provisioned (FILE "-" = stdin)
   provision validate FILE   dry run: read and validate every row, call nothing, write the same report
+  provision adopt           list the whole org and record every profile in the state's ledger
   provision report          render the report of the last run from the state
   provision emulator        a local User Profiles API server for demos and tests
   provision version
@@ -106,6 +108,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv env) 
 	switch cmd {
 	case "run", "validate":
 		code, err = runCommand(stop, send, cmd, rest, stdin, stdout, stderr, getenv)
+	case "adopt":
+		code, err = adoptCommand(stop, rest, stdout, stderr, getenv)
 	case "report":
 		err = reportCommand(rest, stdout, stderr)
 	case "emulator":
@@ -121,7 +125,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv env) 
 	if err == nil {
 		return code
 	}
-	return exitCode(err, stderr)
+	if mapped := exitCode(err, stderr); code == exitOK || mapped != exitStopped {
+		return mapped
+	}
+	return code // the command's own code, said together with its error
+
 }
 
 // exitCode is the one place that maps errors to exit codes.
@@ -134,10 +142,12 @@ func exitCode(err error, stderr io.Writer) int {
 	var re *reader.UsageError
 	var ee *emulator.UsageError
 	var le *state.LockedError
+	var te *state.TargetError
+	var me *job.MappingError
 	switch {
 	case errors.As(err, &le):
 		return exitLocked
-	case errors.As(err, &ue), errors.As(err, &re), errors.As(err, &ee):
+	case errors.As(err, &ue), errors.As(err, &re), errors.As(err, &ee), errors.As(err, &te), errors.As(err, &me):
 		return exitUsage
 	}
 	return exitStopped

@@ -98,7 +98,7 @@ func finish(o *runOptions, log *slog.Logger, stdout io.Writer, sum report.Summar
 	switch {
 	case stopped != "" || failed:
 		code = exitStopped
-	case sum.Counts[state.StatusInvalid]+sum.Counts[state.StatusFailed]+sum.Counts[state.StatusPending] > 0:
+	case len(sum.Duplicates) > 0 || needsAttention(sum):
 		code = exitRows
 	}
 	sum.ExitCode = code
@@ -126,13 +126,29 @@ func finish(o *runOptions, log *slog.Logger, stdout io.Writer, sum report.Summar
 	return code, nil
 }
 
+// needsAttention reports whether a row's status or error type calls for a
+// person: exit 1.
+func needsAttention(sum report.Summary) bool {
+	for st, n := range sum.Counts {
+		if n > 0 && st.NeedsAttention() {
+			return true
+		}
+	}
+	for et, n := range sum.ErrorTypes {
+		if n > 0 && profile.ErrorNeedsAttention(et) {
+			return true
+		}
+	}
+	return false
+}
+
 // sumJSON is the summary kept with a finished run in the state.
 func sumJSON(sum report.Summary, code int) ([]byte, error) {
 	return json.Marshal(struct {
-		Counts     map[string]int `json:"counts"`
-		ErrorTypes map[string]int `json:"error_types"`
-		Reconciled int            `json:"reconciled"`
-		ExitCode   int            `json:"exit_code"`
+		Counts     map[profile.Status]int `json:"counts"`
+		ErrorTypes map[string]int         `json:"error_types"`
+		Reconciled int                    `json:"reconciled"`
+		ExitCode   int                    `json:"exit_code"`
 	}{sum.Counts, sum.ErrorTypes, sum.Reconciled, code})
 }
 
@@ -143,13 +159,13 @@ func sumJSON(sum report.Summary, code int) ([]byte, error) {
 // are found by 64-bit identity hashes (a chance of a false duplicate below
 // 1 in 10^7 for a million rows), kept in memory for the first million
 // identities and in a temporary file beside the report after that.
-func validateTo(ctx context.Context, rd *reader.Reader, o *runOptions, prog report.Progress) (map[string]int, map[string]int, error) {
+func validateTo(ctx context.Context, rd *reader.Reader, o *runOptions, prog report.Progress) (map[profile.Status]int, map[string]int, error) {
 	const batchSize = 256
 	type checked struct {
 		rec reader.Record
 		p   *profile.Problem
 	}
-	counts, errTypes := map[string]int{}, map[string]int{}
+	counts, errTypes := map[profile.Status]int{}, map[string]int{}
 	dir := ""
 	if o.reportPath != "-" {
 		dir = filepath.Dir(o.reportPath)
@@ -179,7 +195,7 @@ func validateTo(ctx context.Context, rd *reader.Reader, o *runOptions, prog repo
 	// earlier row, so they are found in input order, after validation.
 	settle := func(c checked) (report.Row, error) {
 		rec, p := c.rec, c.p
-		row := report.Row{Line: rec.Line, Status: state.StatusValid, Fields: rec.Fields}
+		row := report.Row{Line: rec.Line, Status: profile.StatusValid, Fields: rec.Fields}
 		if p == nil {
 			first, dup, err := seen.Add(key(rec.Request), rec.Line)
 			if err != nil {
@@ -190,7 +206,7 @@ func validateTo(ctx context.Context, rd *reader.Reader, o *runOptions, prog repo
 			}
 		}
 		if p != nil {
-			row.Status, row.ErrorType, row.ErrorMessage = state.StatusInvalid, p.Rule, p.At(rec.Line)
+			row.Status, row.ErrorType, row.ErrorMessage = profile.StatusInvalid, p.Rule, p.At(rec.Line)
 			errTypes[p.Rule]++
 		}
 		counts[row.Status]++

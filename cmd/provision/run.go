@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,9 +18,9 @@ import (
 	"github.com/provision/provision/internal/client"
 	"github.com/provision/provision/internal/governor"
 	"github.com/provision/provision/internal/job"
+	"github.com/provision/provision/internal/profile"
 	"github.com/provision/provision/internal/reader"
 	"github.com/provision/provision/internal/report"
-	"github.com/provision/provision/internal/state"
 )
 
 const defaultBaseURL = "https://api.anthropic.com"
@@ -55,6 +57,9 @@ type runOptions struct {
 	interval    time.Duration
 	clockMargin time.Duration
 	settle      time.Duration
+	noAdopt     bool
+	remap       bool
+	keepRuns    int
 
 	// resolved by validate()
 	readerOpts   reader.Options
@@ -78,7 +83,7 @@ func (o *runOptions) flags(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar: auto (on a terminal), always or never")
 	fs.BoolVar(&o.quiet, "quiet", false, "no periodic progress lines (start line, warnings and the summary remain)")
 	fs.DurationVar(&o.interval, "log-interval", 10*time.Second, "period of progress log lines when there is no progress bar")
-	if o.command == "run" {
+	if o.command != "validate" {
 		fs.Float64Var(&o.rate, "rate", 0, "requests per second never exceeded (default: find the server's limit)")
 		fs.IntVar(&o.concurrency, "concurrency", 8, "requests in flight at once")
 		fs.IntVar(&o.maxAttempts, "max-attempts", 5, "requests per row for answers that are safe to retry (429, 529, no connection)")
@@ -88,6 +93,9 @@ func (o *runOptions) flags(stderr io.Writer) *flag.FlagSet {
 		fs.StringVar(&o.baseURL, "base-url", "", "API base URL (default $ANTHROPIC_BASE_URL or "+defaultBaseURL+"); http:// only to loopback")
 		fs.StringVar(&o.apiKeyFile, "api-key-file", "", "read the API key from this file (default: $ANTHROPIC_API_KEY)")
 		fs.DurationVar(&o.clockMargin, "clock-margin", 60*time.Second, "how far before an unknown attempt to look for its profile, until the server's clock offset is measured")
+		fs.BoolVar(&o.noAdopt, "no-adopt", false, "when the state is new, do not list the org first to adopt the profiles it already holds (for an org known to be empty)")
+		fs.BoolVar(&o.remap, "remap", false, "accept a --map for external_id that differs from the last run's (every identity changes: only for a meant change)")
+		fs.IntVar(&o.keepRuns, "keep-runs", 10, "how many runs keep their rows in the state for the report command; older runs keep only their summary")
 		fs.DurationVar(&o.settle, "settle", time.Second, "how long past --timeout after its send the server may still store a profile: an unknown outcome is looked up only then (for rows a killed run left pending: this run's start + its --timeout, or the killed run's if longer, + --settle)")
 	}
 	fs.Usage = func() {
@@ -115,6 +123,12 @@ func (o *runOptions) parse(args []string, stderr io.Writer) error {
 		files = append(files, args[0])
 		args = args[1:]
 	}
+	if o.command == "adopt" {
+		if len(files) > 0 {
+			return usagef("adopt reads no FILE; it lists the org")
+		}
+		return nil
+	}
 	if len(files) != 1 {
 		return usagef("%s needs exactly one FILE (or - for stdin), got %d", o.command, len(files))
 	}
@@ -127,6 +141,7 @@ func (o *runOptions) parse(args []string, stderr io.Writer) error {
 func (o *runOptions) validate(getenv env) error {
 	var err error
 	switch {
+	case o.command == "adopt":
 	case o.format != "":
 		o.readerOpts.Format, err = reader.ParseFormat(o.format)
 	case o.file == "-":
@@ -168,7 +183,7 @@ func (o *runOptions) validate(getenv env) error {
 	default:
 		return usagef("--progress %q: use auto, always or never", o.progress)
 	}
-	if o.command != "run" {
+	if o.command == "validate" {
 		return nil
 	}
 	switch {
@@ -182,6 +197,8 @@ func (o *runOptions) validate(getenv env) error {
 		return usagef("--max-failures must not be negative")
 	case o.timeout <= 0:
 		return usagef("--timeout must be positive")
+	case o.keepRuns < 1:
+		return usagef("--keep-runs must be at least 1")
 	}
 	if o.baseURL == "" {
 		o.baseURL = getenv("ANTHROPIC_BASE_URL")
@@ -294,13 +311,18 @@ func runCommand(stop, send context.Context, command string, args []string, stdin
 		}
 		cancelSend()
 	}()
-	res, runErr := job.Run(stop, sendCtx, job.Config{Input: rd, InputName: inputName(o.file), Store: st, API: api, Pacer: gov,
+	res, runErr := job.Run(stop, sendCtx, job.Config{Target: targetOf(o.baseURL), Mapping: identityMapping(o.maps), Remap: o.remap, NoAdopt: o.noAdopt,
+		Contract: "2026-03-24", Input: rd, InputName: inputName(o.file), Store: st, API: api, Pacer: gov,
 		Concurrency: o.concurrency, MaxAttempts: o.maxAttempts, MaxFailures: o.maxFailures,
 		Settle: o.settle, Timeout: o.timeout, ClockMargin: o.clockMargin, Progress: prog, Logger: log})
 	prog.Close()
 	if res.Run.ID == 0 {
 		return exitStopped, runErr
 	}
+	for _, d := range res.Duplicates {
+		sum.Duplicates = append(sum.Duplicates, report.Duplicate{Identity: d.Identity, Kept: d.Kept, Other: d.Other})
+	}
+	sum.Adopted = res.Adopted
 	stopped := res.Stopped
 	if runErr != nil && stopped == "" {
 		stopped = runErr.Error()
@@ -316,13 +338,39 @@ func runCommand(stop, send context.Context, command string, args []string, stdin
 		return exitStopped, err
 	}
 	sum.Counts, sum.ErrorTypes, sum.Reconciled = counts, errTypes, res.Reconciled
-	sum.Changed = errTypes[state.ErrorProfileChanged]
+	sum.Changed = errTypes[profile.ErrorProfileChanged]
 	code, err := finish(o, log, stdout, sum, stopped, runErr != nil)
 	if stopped == "" {
 		summary, _ := sumJSON(sum, code)
-		if ferr := st.FinishRun(res.Run.ID, res.Rows, code, summary); ferr != nil && err == nil {
+		if ferr := st.FinishRun(res.Run.ID, res.Rows, code, summary, o.keepRuns); ferr != nil && err == nil {
 			return exitStopped, ferr
 		}
 	}
 	return code, err
+}
+
+// targetOf names the org a base URL reaches, as the state is bound to it:
+// scheme and host in lower case, no trailing slash.
+func targetOf(baseURL string) string {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return baseURL
+	}
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawQuery, u.Fragment, u.User = "", "", nil
+	return u.String()
+}
+
+// identityMapping says where rows take their identity from: the column
+// mapped to external_id (or reference_id), else the canonical column.
+func identityMapping(maps []string) string {
+	from := "external_id"
+	for _, m := range maps {
+		field, col, ok := strings.Cut(m, "=")
+		if ok && (strings.TrimSpace(field) == "external_id" || strings.TrimSpace(field) == "reference_id") {
+			from = strings.TrimSpace(col)
+		}
+	}
+	return "column " + strconv.Quote(from)
 }

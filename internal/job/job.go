@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,18 @@ type API interface {
 
 // Config is one run's wiring and knobs.
 type Config struct {
+	// Target names the org (base URL, and workspace when one is used): the
+	// state is bound to it on first use and refuses another.
+	Target string
+	// Mapping says where rows take their identity from; a run whose mapping
+	// differs from the last run's stops, unless Remap says it is meant.
+	Mapping string
+	Remap   bool
+	// Contract is the API version spoken, recorded with the run.
+	Contract string
+	// NoAdopt skips listing the org when the ledger is empty (an org known
+	// to be empty).
+	NoAdopt     bool
 	Input       *reader.Reader
 	InputName   string // the file as given, "-" for stdin; with the command it keys resumption
 	Store       *state.Store
@@ -64,6 +77,11 @@ type Result struct {
 	Reconciled int   // rows whose unknown outcome a listing resolved
 	Stopped    string
 	Fatal      bool // stopped by refused credentials
+	Adopted    int  // profiles the org held that the ledger did not know, now recorded
+	// Duplicates are second profiles of identities the ledger maps, found
+	// by the catch-up at the start or the sweep at the end.
+	Duplicates []state.Duplicate
+	Strays     int // pending entries of rows no longer in the export, reconciled
 }
 
 // parked is a row waiting for a reconciliation pass. Its profile is not
@@ -84,6 +102,12 @@ type Result struct {
 type parked struct {
 	reconcile.Parked
 	ready time.Time
+	// send is what to send if no profile is found: the row as the export
+	// has it now, which may differ from what the unresolved attempt sent.
+	send profile.Request
+	// stray: a pending entry that no row of this export names; found or
+	// not, nothing is sent for it.
+	stray bool
 }
 
 type runner struct {
@@ -101,13 +125,15 @@ type runner struct {
 	producerEnd atomic.Bool
 	failures    atomic.Int64
 	reconciled  atomic.Int64
+	strays      atomic.Int64
 	fatal       atomic.Bool
 
 	mu       sync.Mutex
 	parked   []parked
-	offset   time.Duration // min(server created_at - local send time) seen
+	offset   time.Duration // server minus local clock: the smallest estimate seen
 	offsetOK bool
 	recErr   error
+	dups     []state.Duplicate
 }
 
 // Run provisions every row of the input. stop ends dispatching (first
@@ -131,7 +157,13 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 		cfg.ClockMargin = 60 * time.Second
 	}
 	cfg.Store.SetAttemptTimeout(cfg.Timeout)
-	run, err := cfg.Store.BeginRun("run", cfg.InputName, cfg.Input.Columns())
+	if err := cfg.Store.Bind(cfg.Target); err != nil {
+		return Result{}, err
+	}
+	if err := checkMapping(cfg.Store, cfg.Mapping, cfg.Remap); err != nil {
+		return Result{}, err
+	}
+	run, err := cfg.Store.BeginRun(state.Spec{Command: "run", Input: cfg.InputName, Columns: cfg.Input.Columns(), Mapping: cfg.Mapping, API: cfg.Contract})
 	if err != nil {
 		return Result{}, err
 	}
@@ -147,6 +179,15 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 		outcomes: make(chan state.Outcome, 4*cfg.Batch), recorded: make(chan struct{})}
 	go r.recordLoop()
 
+	// The org is the truth: before anything is sent, learn what it holds
+	// that the ledger does not (all of it when the ledger is new).
+	adopted, err := r.readOrg(stopCtx)
+	if err != nil {
+		close(r.outcomes)
+		<-r.recorded
+		return Result{Run: run, Fatal: errors.Is(err, reconcile.ErrFatal), Stopped: err.Error()}, err
+	}
+
 	pool := &worker.Pool{Creator: cfg.API, Pacer: cfg.Pacer, Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts, Now: cfg.Now}
 	var wg sync.WaitGroup
 	var rows int64
@@ -155,6 +196,9 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 	go func() {
 		defer wg.Done()
 		rows, readErr = r.produce(stopCtx)
+		if readErr == nil && stopCtx.Err() == nil {
+			r.parkStrays()
+		}
 		r.producerEnd.Store(true)
 	}()
 	go func() {
@@ -166,7 +210,7 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 	close(r.outcomes) // nothing records any more
 	<-r.recorded
 
-	res := Result{Run: run, Rows: rows, Reconciled: int(r.reconciled.Load()), Fatal: r.fatal.Load()}
+	res := Result{Run: run, Rows: rows, Reconciled: int(r.reconciled.Load()), Fatal: r.fatal.Load(), Adopted: adopted, Strays: int(r.strays.Load())}
 	if cause := context.Cause(stopCtx); stopCtx.Err() != nil && cause != nil {
 		res.Stopped = cause.Error()
 		if errors.Is(cause, context.Canceled) {
@@ -182,6 +226,13 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 	if r.recErr != nil {
 		return res, r.recErr
 	}
+	if res.Stopped == "" {
+		if err := r.sweep(stopCtx); err != nil {
+			res.Stopped = "sweep: " + err.Error()
+			res.Fatal = errors.Is(err, reconcile.ErrFatal)
+		}
+	}
+	res.Duplicates = r.dups
 	return res, nil
 }
 
@@ -242,8 +293,8 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 		if err != nil {
 			return seq, abandon(err)
 		}
-		switch d.Status {
-		case state.Send:
+		switch {
+		case d.Send:
 			r.open.Add(1)
 			batch = append(batch, worker.Task{Seq: seq, Line: rec.Line, Identity: rec.Request.Identity(), Request: rec.Request})
 			if len(batch) == cap(batch) {
@@ -251,7 +302,7 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 					return seq, abandon(err)
 				}
 			}
-		case state.StatusPending:
+		case d.Status == profile.StatusPending:
 			r.open.Add(1)
 			if !leftover {
 				leftover = true
@@ -262,8 +313,8 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 			// out before that process ended, so before this run started, and
 			// that process would have waited for it until its timeout after
 			// that (this run's, if the state does not say).
-			r.park(reconcile.Parked{Seq: seq, Line: rec.Line, Identity: rec.Request.Identity(), Request: rec.Request, AttemptAt: d.AttemptAt},
-				r.started.Add(max(r.cfg.Timeout, d.AttemptTimeout)))
+			r.park(parked{Parked: reconcile.Parked{Seq: seq, Line: rec.Line, Identity: rec.Request.Identity(), Request: d.Sent, AttemptAt: d.AttemptAt},
+				send: rec.Request}, r.started.Add(max(r.cfg.Timeout, d.AttemptTimeout)))
 		default:
 			r.cfg.Progress.Add(d.Status)
 		}
@@ -276,9 +327,10 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 
 // park queues a row for reconciliation; unknownSince is when its outcome
 // became unknown to this process.
-func (r *runner) park(p reconcile.Parked, unknownSince time.Time) {
+func (r *runner) park(p parked, unknownSince time.Time) {
+	p.ready = unknownSince.Add(r.cfg.Settle)
 	r.mu.Lock()
-	r.parked = append(r.parked, parked{Parked: p, ready: unknownSince.Add(r.cfg.Settle)})
+	r.parked = append(r.parked, p)
 	r.mu.Unlock()
 }
 
@@ -328,17 +380,27 @@ func (r *runner) fail(err error) {
 }
 
 // finish settles one row for good (in this run).
-func (r *runner) finish(status string) {
+func (r *runner) finish(status profile.Status) {
 	r.open.Add(-1)
 	r.cfg.Progress.Add(status)
+}
+
+// done settles a parked row; a stray is no row of the input, so the
+// progress does not count it.
+func (r *runner) done(p parked, status profile.Status) {
+	if p.stray {
+		r.open.Add(-1)
+		return
+	}
+	r.finish(status)
 }
 
 // settleUnsent records a row that was never (successfully) sent: its pending
 // ledger entry is dropped, so the next run sends it without a listing.
 func (r *runner) settleUnsent(t worker.Task, attempts int) {
-	r.record(state.Outcome{Seq: t.Seq, Identity: t.Identity, Status: state.StatusPending, Release: true, Attempts: attempts,
+	r.record(state.Outcome{Seq: t.Seq, Identity: t.Identity, Status: profile.StatusPending, Release: true, Attempts: attempts,
 		ErrorType: "not_sent", ErrorMessage: "the run stopped before this row was sent; the next run sends it"})
-	r.finish(state.StatusPending)
+	r.finish(profile.StatusPending)
 }
 
 // settle is the pool's done callback: it turns each classified outcome into
@@ -353,31 +415,31 @@ func (r *runner) settle(stop context.Context) func(worker.Done) {
 			r.settleUnsent(d.Task, d.Attempts)
 			return
 		case res.Kind == client.Created:
-			o.Status, o.ProfileID, o.CreatedAt = state.StatusCreated, res.Profile.ID, res.Profile.CreatedAt
+			o.Status, o.ProfileID, o.CreatedAt = profile.StatusCreated, res.Profile.ID, res.Profile.CreatedAt
 			o.ErrorType, o.ErrorMessage = "", ""
 			r.noteOffset(res.Profile.CreatedAt.Sub(d.Sending))
 			r.record(o)
-			r.finish(state.StatusCreated)
+			r.finish(profile.StatusCreated)
 		case res.Kind == client.Unknown:
-			o.Status = state.StatusPending
+			o.Status = profile.StatusPending
 			o.ErrorMessage = res.Message + "; the profile may exist: it is looked up before the row is sent again"
 			r.record(o)
 			if stop.Err() != nil {
-				r.finish(state.StatusPending) // left for the next run to reconcile
+				r.finish(profile.StatusPending) // left for the next run to reconcile
 				return
 			}
 			// A broken connection makes the outcome unknown before the
 			// timeout would have, but the server may still be working on
 			// the request until then, as it may after a timeout.
-			r.park(reconcile.Parked{Seq: d.Seq, Line: d.Line, Identity: d.Identity, Request: d.Request, AttemptAt: d.Sending},
+			r.park(parked{Parked: reconcile.Parked{Seq: d.Seq, Line: d.Line, Identity: d.Identity, Request: d.Request, AttemptAt: d.Sending}, send: d.Request},
 				later(r.now(), d.Sending.Add(r.cfg.Timeout)))
 		default: // Rejected, Fatal, or Retry with the attempts used up
-			o.Status, o.Release = state.StatusFailed, true
+			o.Status, o.Release = profile.StatusFailed, true
 			if res.Kind == client.Retry {
 				o.ErrorMessage = fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, res.Message)
 			}
 			r.record(o)
-			r.finish(state.StatusFailed)
+			r.finish(profile.StatusFailed)
 			if res.Kind == client.Fatal {
 				r.fatal.Store(true)
 				r.stop(fmt.Errorf("the API refused the credentials (%s)", res.Message))
@@ -416,7 +478,7 @@ func (r *runner) clockOffset() (time.Duration, bool) {
 // channel once the input is read and every row is settled.
 func (r *runner) reconcileLoop(stop context.Context) {
 	defer close(r.tasks)
-	rec := &reconcile.Reconciler{Lister: r.cfg.API, Pacer: r.cfg.Pacer, Margin: r.cfg.ClockMargin, Offset: r.clockOffset, Now: r.now}
+	rec := &reconcile.Reconciler{Walker: r.walker(), Margin: r.cfg.ClockMargin, Offset: r.clockOffset}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	var firstParked time.Time
@@ -429,8 +491,8 @@ func (r *runner) reconcileLoop(stop context.Context) {
 		switch {
 		case stop.Err() != nil && n > 0:
 			// Stopping: parked rows stay pending in the state for the next run.
-			for range r.takeParked() {
-				r.finish(state.StatusPending)
+			for _, p := range r.takeParked() {
+				r.done(p, profile.StatusPending)
 			}
 			continue
 		case ended && open == 0:
@@ -470,8 +532,8 @@ func (r *runner) reconcileBatch(stop context.Context, rec *reconcile.Reconciler,
 		}
 	}
 	if stop.Err() != nil {
-		for range batch {
-			r.finish(state.StatusPending)
+		for _, p := range batch {
+			r.done(p, profile.StatusPending)
 		}
 		return
 	}
@@ -484,42 +546,63 @@ func (r *runner) reconcileBatch(stop context.Context, rec *reconcile.Reconciler,
 			r.fatal.Store(true)
 		}
 		r.stop(fmt.Errorf("reconciliation: %w", err))
-		for range batch {
-			r.finish(state.StatusPending)
+		for _, p := range batch {
+			r.done(p, profile.StatusPending)
 		}
 		return
 	}
 	var again []worker.Task
 	for _, p := range batch {
 		matches := found[p.Seq]
-		switch {
-		case len(matches) == 1:
-			r.record(state.Outcome{Seq: p.Seq, Identity: p.Identity, Status: state.StatusCreated, ProfileID: matches[0].ID, CreatedAt: matches[0].CreatedAt})
-			r.reconciled.Add(1)
-			r.finish(state.StatusCreated)
-		case len(matches) > 1:
-			// Keep the oldest as the row's profile and name the others: they
-			// are duplicates that someone must look at.
-			oldest := matches[0]
+		if len(matches) == 0 {
+			if p.stray {
+				// Nothing was created and the export no longer has the row:
+				// forget the attempt.
+				r.record(state.Outcome{Identity: p.Identity, Status: profile.StatusPending, Release: true})
+				r.done(p, profile.StatusPending)
+				continue
+			}
+			if err := r.cfg.Store.Resend(p.Identity, p.send); err != nil {
+				r.fail(err)
+				r.done(p, profile.StatusPending)
+				continue
+			}
+			again = append(again, worker.Task{Seq: p.Seq, Line: p.Line, Identity: p.Identity, Request: p.send})
+			continue
+		}
+		// Keep the oldest as the row's profile and name the others: they
+		// are duplicates that someone must look at.
+		oldest := matches[0]
+		for _, m := range matches {
+			if m.CreatedAt.Before(oldest.CreatedAt) {
+				oldest = m
+			}
+		}
+		o := state.Outcome{Seq: p.Seq, Identity: p.Identity, Status: profile.StatusCreated, ProfileID: oldest.ID, CreatedAt: oldest.CreatedAt}
+		if len(matches) > 1 {
 			ids := make([]string, 0, len(matches))
 			for _, m := range matches {
 				ids = append(ids, m.ID)
-				if m.CreatedAt.Before(oldest.CreatedAt) {
-					oldest = m
+				if m.ID != oldest.ID {
+					o.Others = append(o.Others, m.ID)
 				}
 			}
-			r.record(state.Outcome{Seq: p.Seq, Identity: p.Identity, Status: state.StatusCreated, ProfileID: oldest.ID, CreatedAt: oldest.CreatedAt,
-				ErrorType: "multiple_profiles_match", ErrorMessage: fmt.Sprintf("line %d: %d profiles match this row: %v; kept the oldest", p.Line, len(matches), ids)})
-			r.reconciled.Add(1)
-			r.finish(state.StatusCreated)
-		default:
-			if err := r.cfg.Store.Resend(p.Identity); err != nil {
-				r.fail(err)
-				r.finish(state.StatusPending)
-				continue
-			}
-			again = append(again, worker.Task{Seq: p.Seq, Line: p.Line, Identity: p.Identity, Request: p.Request})
+			o.ErrorType = profile.ErrorMultipleMatch
+			o.ErrorMessage = fmt.Sprintf("line %d: %d profiles match this row: %s; kept the oldest", p.Line, len(matches), strings.Join(ids, ", "))
+		} else if diff := profile.Changes(p.Request, p.send); len(diff) > 0 && !p.stray {
+			// The profile holds what was sent; the export has changed since.
+			o.ErrorType = profile.ErrorProfileChanged
+			o.ErrorMessage = fmt.Sprintf("line %d: %s: changed since the profile was created; run creates profiles and does not update them (provision sync does)",
+				p.Line, strings.Join(diff, ", "))
 		}
+		if p.stray {
+			o.Seq = 0
+			r.log.Info("a row no longer in the export had been created by a run that was stopped; the ledger now knows its profile",
+				"identity", p.Identity, "user_profile_id", oldest.ID)
+		}
+		r.record(o)
+		r.reconciled.Add(1)
+		r.done(p, profile.StatusCreated)
 	}
 	// The new attempt times are durable before any row goes out again.
 	if err := r.cfg.Store.Commit(); err != nil {
@@ -529,7 +612,7 @@ func (r *runner) reconcileBatch(stop context.Context, rec *reconcile.Reconciler,
 		select {
 		case r.tasks <- t:
 		case <-stop.Done():
-			r.finish(state.StatusPending)
+			r.finish(profile.StatusPending)
 		}
 	}
 }

@@ -1,14 +1,16 @@
-// Package reconcile resolves creates whose outcome is unknown. The API has
-// no idempotency key and no filter by external_id, so the only way to learn
-// whether a timed-out create made a profile is to list the profiles created
-// since the attempt, newest first, and match them to the parked rows. One
-// pass serves a whole batch of parked rows, and stops at the oldest attempt.
+// Package reconcile reads the org back. The API has no idempotency key and
+// no filter by external_id, so the only way to learn whether a timed-out
+// create made a profile, or what profiles the org already holds, is to list
+// them, newest first. Walk pages through that listing, paced by the shared
+// governor; Reconciler matches a batch of parked rows against it, in one
+// pass that stops at the oldest attempt.
 package reconcile
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/provision/provision/internal/client"
@@ -27,13 +29,103 @@ type Pacer interface {
 	Observe(governor.Signal)
 }
 
+// ErrFatal wraps a list failure that must stop the job (credentials refused).
+var ErrFatal = errors.New("listing stopped")
+
+// Walker pages through the org's profiles, newest first.
+type Walker struct {
+	Lister Lister
+	Pacer  Pacer
+	// PageSize is the list limit; 0 = 100 (the API's maximum).
+	PageSize int
+	// MaxErrors bounds consecutive failed list requests before giving up.
+	MaxErrors int
+	// Clock, when set, sees every answer's headers and the local time it
+	// arrived: its Date header measures the server's clock.
+	Clock func(h http.Header, received time.Time)
+	Now   func() time.Time
+}
+
+// WalkStats is the cost of one walk.
+type WalkStats struct {
+	Pages  int // list requests that succeeded
+	Listed int // profiles looked at
+}
+
+// Walk calls fn with each page, newest first, until fn returns done, the
+// listing ends, or ctx ends. A failed list request is repeated (listing is
+// safe to repeat) with backoff, up to MaxErrors in a row.
+func (w *Walker) Walk(ctx context.Context, fn func(page []profile.Profile) (done bool, err error)) (WalkStats, error) {
+	var st WalkStats
+	limit := w.PageSize
+	if limit <= 0 || limit > 100 {
+		limit = 100
+	}
+	maxErrors := w.MaxErrors
+	if maxErrors <= 0 {
+		maxErrors = 8
+	}
+	now := w.Now
+	if now == nil {
+		now = time.Now
+	}
+	cursor, failures := "", 0
+	for {
+		if err := w.Pacer.Wait(ctx); err != nil {
+			return st, err
+		}
+		page, res := w.Lister.ListNewest(ctx, cursor, limit)
+		received := now()
+		sig := governor.ParseHeaders(res.Header, res.Status, received)
+		w.Pacer.Observe(sig)
+		if w.Clock != nil && res.Header != nil {
+			w.Clock(res.Header, received)
+		}
+		if res.Kind != client.Created {
+			if res.Kind == client.Fatal {
+				return st, fmt.Errorf("%w: %s", ErrFatal, res.Message)
+			}
+			failures++
+			if failures >= maxErrors || ctx.Err() != nil {
+				return st, fmt.Errorf("listing profiles failed %d times, last: %s", failures, res.Message)
+			}
+			if governor.Sleep(ctx, governor.Backoff(failures, 200*time.Millisecond, 10*time.Second, sig.RetryAfter, 0.5)) != nil {
+				return st, ctx.Err()
+			}
+			continue
+		}
+		failures = 0
+		st.Pages++
+		st.Listed += len(page.Data)
+		done, err := fn(page.Data)
+		if err != nil || done || page.NextPage == nil || *page.NextPage == "" {
+			return st, err
+		}
+		cursor = *page.NextPage
+	}
+}
+
+// Since walks the profiles created at or after since (server time), and
+// stops at the first older one.
+func (w *Walker) Since(ctx context.Context, since func() time.Time, fn func(page []profile.Profile) error) (WalkStats, error) {
+	return w.Walk(ctx, func(page []profile.Profile) (bool, error) {
+		cut := since()
+		for i, p := range page {
+			if p.CreatedAt.Before(cut) {
+				return true, fn(page[:i]) // newest first: everything after is older still
+			}
+		}
+		return false, fn(page)
+	})
+}
+
 // Parked is a row whose create may or may not have made a profile.
 type Parked struct {
 	Seq       int64
 	Line      int
 	Identity  string
-	Request   profile.Request
-	AttemptAt time.Time // local time the unresolved request was sent (or first marked pending)
+	Request   profile.Request // what was sent: what the profile would hold
+	AttemptAt time.Time       // local time the unresolved request was sent (or first marked pending)
 }
 
 // Stats is the cost and yield of one pass.
@@ -47,30 +139,23 @@ type Stats struct {
 
 // Reconciler lists and matches.
 type Reconciler struct {
-	Lister Lister
-	Pacer  Pacer
+	Walker
 	// Margin is subtracted from the oldest attempt time to allow for the
 	// difference between this machine's clock and the server's, after
 	// Offset has been added.
 	Margin time.Duration
 	// Offset returns the estimated server-minus-local clock offset and
-	// whether there is an estimate; without one, only Margin applies.
+	// whether there is an estimate. It is read after the first page has
+	// arrived, so a Clock hook that measures the Date header has had its
+	// say; without an estimate, only Margin applies.
 	Offset func() (time.Duration, bool)
-	// PageSize is the list limit; 0 = 100 (the API's maximum).
-	PageSize int
-	// MaxErrors bounds consecutive failed list requests before giving up.
-	MaxErrors int
-	Now       func() time.Time
 }
 
-// ErrFatal wraps a list failure that must stop the job (credentials refused).
-var ErrFatal = errors.New("reconciliation stopped")
-
 // Run lists profiles back to the oldest attempt of the batch and returns,
-// for each parked row (by Seq), every profile that matches it exactly:
-// none means nothing was created and the row is safe to send again; more
-// than one means duplicates exist (made earlier, perhaps by another tool),
-// which the caller reports rather than hides.
+// for each parked row (by Seq), every distinct profile that matches it
+// exactly: none means nothing was created and the row is safe to send
+// again; more than one means duplicates exist (made earlier, perhaps by
+// another tool), which the caller reports rather than hides.
 func (r *Reconciler) Run(ctx context.Context, batch []Parked) (map[int64][]profile.Profile, Stats, error) {
 	var st Stats
 	found := make(map[int64][]profile.Profile, len(batch))
@@ -85,67 +170,35 @@ func (r *Reconciler) Run(ctx context.Context, batch []Parked) (map[int64][]profi
 			oldest = p.AttemptAt
 		}
 	}
-	shift := -r.Margin
-	if r.Offset != nil {
-		if off, ok := r.Offset(); ok {
-			shift += off
+	shift := func() time.Duration {
+		s := -r.Margin
+		if r.Offset != nil {
+			if off, ok := r.Offset(); ok {
+				s += off
+			}
 		}
+		return s
 	}
-	cutoff := oldest.Add(shift)
-	limit := r.PageSize
-	if limit <= 0 || limit > 100 {
-		limit = 100
-	}
-	maxErrors := r.MaxErrors
-	if maxErrors <= 0 {
-		maxErrors = 8
-	}
-	now := r.Now
-	if now == nil {
-		now = time.Now
-	}
-
-	cursor, failures := "", 0
-	for {
-		if err := r.Pacer.Wait(ctx); err != nil {
-			return found, st, err
-		}
-		page, res := r.Lister.ListNewest(ctx, cursor, limit)
-		st.Pages++
-		r.Pacer.Observe(governor.ParseHeaders(res.Header, res.Status, now()))
-		if res.Kind != client.Created {
-			if res.Kind == client.Fatal {
-				return found, st, fmt.Errorf("%w: %s", ErrFatal, res.Message)
+	seen := make(map[string]bool)
+	ws, err := r.Since(ctx, func() time.Time { return oldest.Add(shift()) }, func(page []profile.Profile) error {
+		s := shift()
+		for _, p := range page {
+			if seen[p.ID] {
+				continue // a profile met twice (pages shift as profiles are created) counts once
 			}
-			failures++
-			if failures >= maxErrors || ctx.Err() != nil {
-				return found, st, fmt.Errorf("listing profiles failed %d times, last: %s", failures, res.Message)
-			}
-			sig := governor.ParseHeaders(res.Header, res.Status, now())
-			if governor.Sleep(ctx, governor.Backoff(failures, 200*time.Millisecond, 10*time.Second, sig.RetryAfter, 0.5)) != nil {
-				return found, st, ctx.Err()
-			}
-			continue // a list is safe to repeat
-		}
-		failures = 0
-		done := false
-		for _, p := range page.Data {
-			st.Listed++
-			if p.CreatedAt.Before(cutoff) {
-				done = true // newest first: everything after this is older still
-				break
-			}
+			seen[p.ID] = true
 			for _, i := range byIdentity[identityOf(p)] {
 				b := batch[i]
-				if b.Request.Matches(p) && !p.CreatedAt.Before(b.AttemptAt.Add(shift)) {
+				if b.Request.Matches(p) && !p.CreatedAt.Before(b.AttemptAt.Add(s)) {
 					found[b.Seq] = append(found[b.Seq], p)
 				}
 			}
 		}
-		if done || page.NextPage == nil || *page.NextPage == "" {
-			break
-		}
-		cursor = *page.NextPage
+		return nil
+	})
+	st.Pages, st.Listed = ws.Pages, ws.Listed
+	if err != nil {
+		return found, st, err
 	}
 	for _, b := range batch {
 		switch n := len(found[b.Seq]); {

@@ -70,7 +70,7 @@ func TestRun(t *testing.T) {
 		{Seq: 5, Identity: "external_id:u-old", Request: profile.Request{ExternalID: profile.Str("u-old"), Name: profile.Str("Old")}, AttemptAt: at(900)},
 	}
 	lister := &fakeLister{profiles: ps}
-	r := &Reconciler{Lister: lister, Pacer: nopPacer{}, Margin: 5 * time.Second, PageSize: 10}
+	r := &Reconciler{Walker: Walker{Lister: lister, Pacer: nopPacer{}, PageSize: 10}, Margin: 5 * time.Second}
 	found, st, err := r.Run(context.Background(), batch)
 	if err != nil {
 		t.Fatal(err)
@@ -111,13 +111,13 @@ func TestRunRetriesListErrorsAndStopsOnFatal(t *testing.T) {
 	batch := []Parked{{Seq: 1, Identity: "external_id:u1", Request: profile.Request{ExternalID: profile.Str("u1")}, AttemptAt: time.Now().Add(-time.Second)}}
 
 	lister := &fakeLister{profiles: []profile.Profile{p}, failFirst: 2, failKind: client.Unknown}
-	found, _, err := (&Reconciler{Lister: lister, Pacer: nopPacer{}, Margin: time.Minute}).Run(context.Background(), batch)
+	found, _, err := (&Reconciler{Walker: Walker{Lister: lister, Pacer: nopPacer{}}, Margin: time.Minute}).Run(context.Background(), batch)
 	if err != nil || len(found[1]) != 1 {
 		t.Fatalf("after two failed lists: %v %v", found, err)
 	}
 
 	lister = &fakeLister{profiles: []profile.Profile{p}, failFirst: 1, failKind: client.Fatal}
-	_, _, err = (&Reconciler{Lister: lister, Pacer: nopPacer{}, Margin: time.Minute}).Run(context.Background(), batch)
+	_, _, err = (&Reconciler{Walker: Walker{Lister: lister, Pacer: nopPacer{}}, Margin: time.Minute}).Run(context.Background(), batch)
 	if !errors.Is(err, ErrFatal) {
 		t.Fatalf("refused credentials: %v", err)
 	}

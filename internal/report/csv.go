@@ -84,7 +84,7 @@ func (cw *csvWriter) Write(r Row) error {
 	clear(rec)
 	clear(cw.used)
 	rec[0] = Neutralise(strconv.Itoa(r.Line))
-	rec[1] = Neutralise(r.Status)
+	rec[1] = Neutralise(string(r.Status))
 	rec[2] = Neutralise(r.UserProfileID)
 	rec[3] = Neutralise(r.ErrorType)
 	rec[4] = Neutralise(r.ErrorMessage)

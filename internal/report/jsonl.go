@@ -38,7 +38,7 @@ func (jw *jsonlWriter) Write(r Row) error {
 	b := jw.line[:0]
 	b = append(b, `{"line":`...)
 	b = strconv.AppendInt(b, int64(r.Line), 10)
-	b = jw.appendKey(b, "status", r.Status)
+	b = jw.appendKey(b, "status", string(r.Status))
 	b = jw.appendKey(b, "user_profile_id", r.UserProfileID)
 	b = jw.appendKey(b, "error_type", r.ErrorType)
 	b = jw.appendKey(b, "error_message", r.ErrorMessage)

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"github.com/provision/provision/internal/profile"
 	"io"
 	"log/slog"
 	"math"
@@ -30,7 +31,7 @@ const barInterval = 200 * time.Millisecond
 // Progress shows a run's progress while it works.
 type Progress interface {
 	// Add counts one finished row with its status; safe for concurrent use.
-	Add(status string)
+	Add(status profile.Status)
 	// Close stops the updates and finishes the bar; it is safe to call twice.
 	Close()
 }
@@ -53,7 +54,7 @@ type ProgressOptions struct {
 // NewProgress starts showing progress: a bar on a terminal, otherwise a
 // "progress" log line every Interval, otherwise nothing.
 func NewProgress(opts ProgressOptions) Progress {
-	p := &progress{start: time.Now(), total: opts.Total, estimate: opts.Estimate}
+	p := &progress{start: time.Now(), total: opts.Total, estimate: opts.Estimate, counts: newCounts()}
 	useBar := opts.Out != nil &&
 		(opts.Mode == ProgressAlways || (opts.Mode == ProgressAuto || opts.Mode == "") && opts.IsTerminal)
 	switch {
@@ -77,10 +78,21 @@ func NewProgress(opts ProgressOptions) Progress {
 	return p
 }
 
+// newCounts makes a counter for every status, so Add never meets one it
+// does not know.
+func newCounts() map[profile.Status]*atomic.Int64 {
+	m := make(map[profile.Status]*atomic.Int64, len(profile.Statuses()))
+	for _, st := range profile.Statuses() {
+		m[st] = new(atomic.Int64)
+	}
+	return m
+}
+
 // progress counts rows with atomics so that Add, called by every worker,
 // never waits for drawing or logging, which one goroutine does on a ticker.
 type progress struct {
-	done, created, skipped, invalid, failed, pending, valid atomic.Int64
+	done   atomic.Int64
+	counts map[profile.Status]*atomic.Int64 // one per status, made at the start
 
 	start    time.Time
 	total    int // read and written by the updating goroutine, then by Close
@@ -95,21 +107,8 @@ type progress struct {
 }
 
 // Add implements Progress.
-func (p *progress) Add(status string) {
-	switch status {
-	case StatusCreated:
-		p.created.Add(1)
-	case StatusSkipped:
-		p.skipped.Add(1)
-	case StatusInvalid:
-		p.invalid.Add(1)
-	case StatusFailed:
-		p.failed.Add(1)
-	case StatusPending:
-		p.pending.Add(1)
-	case StatusValid:
-		p.valid.Add(1)
-	}
+func (p *progress) Add(status profile.Status) {
+	p.counts[status].Add(1) // every status has a counter: see newCounts
 	p.done.Add(1)
 }
 
@@ -167,15 +166,13 @@ func (p *progress) logLine(logger *slog.Logger) {
 	case p.estimate == nil && p.total >= 0:
 		attrs = append(attrs, slog.Int("total", p.total))
 	}
-	attrs = append(attrs,
-		slog.Int64("created", p.created.Load()),
-		slog.Int64("skipped", p.skipped.Load()),
-		slog.Int64("invalid", p.invalid.Load()),
-		slog.Int64("failed", p.failed.Load()),
-		slog.Int64("pending", p.pending.Load()),
-		slog.Int64("valid", p.valid.Load()),
-		slog.Float64("rows_per_s", p.rate()),
-	)
+	for _, st := range profile.Statuses() {
+		// The statuses of a run are always logged; those of a sync only once they occur.
+		if n := p.counts[st].Load(); n > 0 || !syncOnly(st) {
+			attrs = append(attrs, slog.Int64(string(st), n))
+		}
+	}
+	attrs = append(attrs, slog.Float64("rows_per_s", p.rate()))
 	logger.Info("progress", attrs...)
 }
 
@@ -220,15 +217,9 @@ func (p *progress) drawBar() {
 // describe is the bar's short tally of the non-zero statuses.
 func (p *progress) describe() string {
 	var parts []string
-	for _, c := range []struct {
-		name string
-		n    *atomic.Int64
-	}{
-		{StatusCreated, &p.created}, {StatusSkipped, &p.skipped}, {StatusValid, &p.valid},
-		{StatusInvalid, &p.invalid}, {StatusFailed, &p.failed}, {StatusPending, &p.pending},
-	} {
-		if n := c.n.Load(); n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, c.name))
+	for _, st := range profile.Statuses() {
+		if n := p.counts[st].Load(); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, st))
 		}
 	}
 	return strings.Join(parts, ", ")
@@ -255,4 +246,15 @@ func newBar(out io.Writer, total int) *progressbar.ProgressBar {
 		progressbar.OptionSetRenderBlankState(true),
 		progressbar.OptionOnCompletion(func() { fmt.Fprintln(out) }),
 	)
+}
+
+// syncOnly reports whether only a sync produces the status.
+func syncOnly(st profile.Status) bool {
+	switch st {
+	case profile.StatusUpdated, profile.StatusSuspended, profile.StatusReactivated, profile.StatusDeleted, profile.StatusAbsent:
+		return true
+	case profile.StatusCreated, profile.StatusSkipped, profile.StatusInvalid, profile.StatusFailed, profile.StatusPending, profile.StatusValid:
+		return false
+	}
+	panic("report: status without a decision: " + string(st))
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/provision/provision/internal/profile"
 	"log/slog"
 	"strings"
 	"sync"
@@ -30,7 +31,7 @@ func (b *syncBuffer) String() string {
 
 func addRows(p Progress) {
 	var wg sync.WaitGroup
-	statuses := map[string]int{StatusCreated: 7, StatusFailed: 2, StatusInvalid: 3, StatusSkipped: 1}
+	statuses := map[profile.Status]int{profile.StatusCreated: 7, profile.StatusFailed: 2, profile.StatusInvalid: 3, profile.StatusSkipped: 1}
 	for status, n := range statuses {
 		for range n {
 			wg.Go(func() { p.Add(status) })
@@ -98,7 +99,7 @@ func TestProgressQuietAndNever(t *testing.T) {
 		Out: &bar, Mode: ProgressNever, IsTerminal: true, Total: 5,
 		Interval: time.Millisecond, Logger: slog.New(slog.NewTextHandler(&out, nil)), Quiet: true,
 	})
-	p.Add(StatusCreated)
+	p.Add(profile.StatusCreated)
 	time.Sleep(20 * time.Millisecond)
 	p.Close()
 	if out.String() != "" || bar.Len() != 0 {

@@ -31,7 +31,7 @@ func Statuses() []string {
 // Row is one line of the report: the outcome of one input record.
 type Row struct {
 	Line          int
-	Status        string
+	Status        profile.Status
 	UserProfileID string
 	ErrorType     string
 	ErrorMessage  string

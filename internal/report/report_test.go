@@ -76,11 +76,11 @@ func TestCSVRoundTrip(t *testing.T) {
 	var buf bytes.Buffer
 	w := NewCSV(&buf, []string{"external_id", "name", "note"})
 	rows := []Row{
-		{Line: 2, Status: StatusCreated, UserProfileID: "uprof_1", Attempts: 1, RequestID: "req_1",
+		{Line: 2, Status: profile.StatusCreated, UserProfileID: "uprof_1", Attempts: 1, RequestID: "req_1",
 			Fields: fields("external_id", "u1", "name", `Ann "the" Smith`, "note", "a,b\nc")},
-		{Line: 3, Status: StatusInvalid, ErrorType: "name_too_long", ErrorMessage: "line 3: name: longer than 255 characters, got \"x\"",
+		{Line: 3, Status: profile.StatusInvalid, ErrorType: "name_too_long", ErrorMessage: "line 3: name: longer than 255 characters, got \"x\"",
 			Fields: fields("name", "=HYPERLINK(\"http://x\")")},
-		{Line: 4, Status: StatusFailed, ErrorType: "api_error", ErrorMessage: "-boom", Attempts: 3,
+		{Line: 4, Status: profile.StatusFailed, ErrorType: "api_error", ErrorMessage: "-boom", Attempts: 3,
 			Fields: fields("note", "\r\ncrlf", "external_id", "u4", "unknown", "dropped")},
 	}
 	for _, r := range rows {
@@ -120,13 +120,13 @@ func TestCSVEmptyHasHeader(t *testing.T) {
 func TestCSVColumnCollision(t *testing.T) {
 	var buf bytes.Buffer
 	w := NewCSV(&buf, []string{"status", "name", "input.status", "line", "=cmd", "dup", "dup"})
-	err := w.Write(Row{Line: 7, Status: StatusSkipped, UserProfileID: "uprof_7",
+	err := w.Write(Row{Line: 7, Status: profile.StatusSkipped, UserProfileID: "uprof_7",
 		Fields: fields("status", "active", "name", "Bo", "input.status", "x", "line", "99", "=cmd", "v", "dup", "first", "dup", "second")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The writer reuses its record: a later row's missing cells stay empty.
-	if err := w.Write(Row{Line: 8, Status: StatusInvalid, Fields: fields("dup", "only")}); err != nil {
+	if err := w.Write(Row{Line: 8, Status: profile.StatusInvalid, Fields: fields("dup", "only")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {
@@ -151,9 +151,9 @@ func TestJSONL(t *testing.T) {
 	var buf bytes.Buffer
 	w := NewJSONL(&buf)
 	rows := []Row{
-		{Line: 2, Status: StatusCreated, UserProfileID: "uprof_1", Attempts: 1, RequestID: "req_1",
+		{Line: 2, Status: profile.StatusCreated, UserProfileID: "uprof_1", Attempts: 1, RequestID: "req_1",
 			Fields: fields("zeta", "z", "alpha", "a\n\"b\"", "mid", "=1+2", "html", "<a&b>", "ctl", "\x00\u2028")},
-		{Line: 3, Status: StatusPending, ErrorType: "timeout", ErrorMessage: "no answer within 30s", Attempts: 2},
+		{Line: 3, Status: profile.StatusPending, ErrorType: "timeout", ErrorMessage: "no answer within 30s", Attempts: 2},
 	}
 	for _, r := range rows {
 		if err := w.Write(r); err != nil {
@@ -184,7 +184,7 @@ func TestJSONL(t *testing.T) {
 			t.Fatalf("line %d does not parse: %v\n%s", i+1, err, line)
 		}
 		r := rows[i]
-		if obj.Line != r.Line || obj.Status != r.Status || obj.UserProfileID != r.UserProfileID ||
+		if obj.Line != r.Line || obj.Status != string(r.Status) || obj.UserProfileID != r.UserProfileID ||
 			obj.ErrorType != r.ErrorType || obj.ErrorMessage != r.ErrorMessage || obj.Attempts != r.Attempts || obj.RequestID != r.RequestID {
 			t.Errorf("line %d: got %+v, want %+v", i+1, obj, r)
 		}
@@ -247,7 +247,7 @@ func TestWritersConcurrent(t *testing.T) {
 			var wg sync.WaitGroup
 			for i := range 50 {
 				wg.Go(func() {
-					if err := w.Write(Row{Line: i + 2, Status: StatusValid, Fields: fields("name", "n")}); err != nil {
+					if err := w.Write(Row{Line: i + 2, Status: profile.StatusValid, Fields: fields("name", "n")}); err != nil {
 						t.Error(err)
 					}
 				})
@@ -282,7 +282,7 @@ func TestWriterErrorsSurface(t *testing.T) {
 	for _, format := range []string{FormatCSV, FormatJSONL} {
 		t.Run(format, func(t *testing.T) {
 			w, _ := New(failWriter{}, format, nil)
-			_ = w.Write(Row{Line: 2, Status: StatusCreated})
+			_ = w.Write(Row{Line: 2, Status: profile.StatusCreated})
 			if err := w.Close(); err == nil {
 				t.Error("Close returned nil after the underlying writer failed")
 			}

@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/provision/provision/internal/profile"
 	"io"
 	"maps"
 	"math"
@@ -16,17 +17,28 @@ import (
 // Summary is the outcome of one run or validation, for a person (Text), for
 // programs (WriteJSON) and for monitoring (WriteMetrics).
 type Summary struct {
-	Command    string         // "run" or "validate"
-	Counts     map[string]int // rows per status
-	ErrorTypes map[string]int // rows per error_type: rule names, API error types, "profile_changed", ...
-	Changed    int            // skipped rows whose data changed since their profile was created
-	Reconciled int            // rows whose unknown outcome was resolved by listing
-	Total      int            // rows in the report
+	Command    string                 // "run" or "validate"
+	Counts     map[profile.Status]int // rows per status
+	ErrorTypes map[string]int         // rows per error_type: rule names, API error types, "profile_changed", ...
+	Changed    int                    // skipped rows whose data changed since their profile was created
+	Reconciled int                    // rows whose unknown outcome was resolved by listing
+	Total      int                    // rows in the report
 	Started    time.Time
 	Elapsed    time.Duration
 	ExitCode   int
 	ReportPath string
 	Stopped    string // "" or why the run stopped early (signal, auth failure, error budget)
+	Adopted    int    // profiles the org held that the state did not know, now recorded
+	// Duplicates are second profiles of one identity found by the catch-up
+	// or the sweep: someone must delete one of each pair.
+	Duplicates []Duplicate
+}
+
+// Duplicate is a second profile of an identity that already has one.
+type Duplicate struct {
+	Identity string `json:"identity"`
+	Kept     string `json:"kept"`
+	Other    string `json:"duplicate"`
 }
 
 // RowsPerSecond is the run's throughput over its whole elapsed time.
@@ -58,15 +70,15 @@ func (s Summary) Text() string {
 		if n == 0 {
 			continue
 		}
-		part := thousands(n) + " " + status
+		part := thousands(n) + " " + string(status)
 		switch status {
-		case StatusSkipped:
+		case profile.StatusSkipped:
 			if s.Changed > 0 {
 				part += fmt.Sprintf(" (already provisioned; %s changed since)", thousands(s.Changed))
 			} else {
 				part += " (already provisioned)"
 			}
-		case StatusPending:
+		case profile.StatusPending:
 			part += " (re-run to resolve)"
 		}
 		parts = append(parts, part)
@@ -83,6 +95,14 @@ func (s Summary) Text() string {
 	if s.Reconciled > 0 {
 		fmt.Fprintf(&b, " Listing resolved the unknown outcome of %s.", plural(s.Reconciled, "row", "rows"))
 	}
+	if s.Adopted > 0 {
+		fmt.Fprintf(&b, " Adopted %s the org already held.", plural(s.Adopted, "profile", "profiles"))
+	}
+	if len(s.Duplicates) > 0 {
+		d := s.Duplicates[0]
+		fmt.Fprintf(&b, " DUPLICATES: %s of one user; e.g. %s and %s (%s): delete one of each pair.",
+			plural(len(s.Duplicates), "second profile", "second profiles"), d.Kept, d.Other, printable(d.Identity))
+	}
 	if s.Stopped != "" {
 		fmt.Fprintf(&b, " Stopped early: %s; re-run the same command to resume.", printable(s.Stopped))
 	}
@@ -92,19 +112,8 @@ func (s Summary) Text() string {
 	return b.String()
 }
 
-// statuses lists the known statuses in their canonical order, then any other
-// status found in Counts, sorted, so that nothing counted goes unreported.
-func (s Summary) statuses() []string {
-	known := Statuses()
-	var extra []string
-	for status := range s.Counts {
-		if !slices.Contains(known, status) {
-			extra = append(extra, status)
-		}
-	}
-	slices.Sort(extra)
-	return append(known, extra...)
-}
+// statuses lists every status in its canonical order.
+func (s Summary) statuses() []profile.Status { return profile.Statuses() }
 
 // topErrors names the n commonest error types, most frequent first.
 func (s Summary) topErrors(n int) string {
@@ -141,16 +150,17 @@ type summaryJSON struct {
 	ExitCode       int            `json:"exit_code"`
 	ReportPath     string         `json:"report_path"`
 	Stopped        string         `json:"stopped"`
+	Adopted        int            `json:"adopted"`
+	Duplicates     []Duplicate    `json:"duplicates"`
 }
 
 // WriteJSON writes the summary to path as a JSON object, atomically. Counts
 // has every status, zero included, so that programs need no defaults.
 func (s Summary) WriteJSON(path string) error {
-	counts := make(map[string]int, len(s.Counts)+len(Statuses()))
-	for _, status := range Statuses() {
-		counts[status] = 0
+	counts := make(map[string]int, len(profile.Statuses()))
+	for _, status := range profile.Statuses() {
+		counts[string(status)] = s.Counts[status]
 	}
-	maps.Copy(counts, s.Counts)
 	errorTypes := make(map[string]int, len(s.ErrorTypes))
 	maps.Copy(errorTypes, s.ErrorTypes)
 	doc := summaryJSON{
@@ -166,6 +176,8 @@ func (s Summary) WriteJSON(path string) error {
 		ExitCode:       s.ExitCode,
 		ReportPath:     s.ReportPath,
 		Stopped:        s.Stopped,
+		Adopted:        s.Adopted,
+		Duplicates:     append([]Duplicate{}, s.Duplicates...),
 	}
 	return WriteFileAtomic(path, 0o600, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
@@ -176,7 +188,8 @@ func (s Summary) WriteJSON(path string) error {
 
 // WriteMetrics writes the summary to path in the Prometheus text exposition
 // format, atomically, for node_exporter's textfile collector (which must never
-// read a half-written file). Families are sorted by name and samples by label
+// read a half-written file). The file holds no secret and is mode 0644: the
+// collector runs as another user. Families are sorted by name and samples by label
 // value so that the file is stable from run to run.
 func (s Summary) WriteMetrics(path string) error {
 	var b strings.Builder
@@ -213,14 +226,16 @@ func (s Summary) WriteMetrics(path string) error {
 	statuses := s.statuses()
 	slices.Sort(statuses)
 	for _, status := range statuses {
-		sample("provision_rows", "status", status, itoa(s.Counts[status]))
+		sample("provision_rows", "status", string(status), itoa(s.Counts[status]))
 	}
 	family("provision_rows_changed", "Skipped rows of the last run whose data changed since their profile was created.")
 	sample("provision_rows_changed", "", "", itoa(s.Changed))
+	family("provision_duplicates", "Second profiles of one user found by the last run (catch-up or sweep).")
+	sample("provision_duplicates", "", "", itoa(len(s.Duplicates)))
 	family("provision_rows_reconciled", "Rows of the last run whose unknown outcome was resolved by listing.")
 	sample("provision_rows_reconciled", "", "", itoa(s.Reconciled))
 
-	return WriteFileAtomic(path, 0o600, func(w io.Writer) error {
+	return WriteFileAtomic(path, 0o644, func(w io.Writer) error {
 		_, err := io.WriteString(w, b.String())
 		return err
 	})

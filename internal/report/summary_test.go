@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"flag"
+	"github.com/provision/provision/internal/profile"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -37,8 +38,8 @@ func sampleSummaries() map[string]Summary {
 	return map[string]Summary{
 		"run": {
 			Command: "run",
-			Counts: map[string]int{StatusCreated: 1150, StatusSkipped: 40, StatusInvalid: 10,
-				StatusFailed: 3, StatusPending: 1},
+			Counts: map[profile.Status]int{profile.StatusCreated: 1150, profile.StatusSkipped: 40, profile.StatusInvalid: 10,
+				profile.StatusFailed: 3, profile.StatusPending: 1},
 			ErrorTypes: map[string]int{"name_too_long": 8, "duplicate_external_id": 2, "rate_limit_error": 3,
 				"profile_changed": 2, `odd"type\with` + "\nnewline": 1},
 			Changed:    2,
@@ -51,7 +52,7 @@ func sampleSummaries() map[string]Summary {
 		},
 		"stopped": {
 			Command:    "run",
-			Counts:     map[string]int{StatusCreated: 1, StatusPending: 2},
+			Counts:     map[profile.Status]int{profile.StatusCreated: 1, profile.StatusPending: 2},
 			Total:      3,
 			Started:    started,
 			Elapsed:    75 * time.Minute,
@@ -61,7 +62,7 @@ func sampleSummaries() map[string]Summary {
 		},
 		"validate": {
 			Command:    "validate",
-			Counts:     map[string]int{StatusValid: 1, StatusInvalid: 0},
+			Counts:     map[profile.Status]int{profile.StatusValid: 1, profile.StatusInvalid: 0},
 			Total:      1,
 			Started:    started,
 			Elapsed:    0,
@@ -100,8 +101,8 @@ func TestSummaryJSON(t *testing.T) {
 			if err := json.Unmarshal(got, &doc); err != nil {
 				t.Fatal(err)
 			}
-			for _, status := range Statuses() {
-				if _, ok := doc.Counts[status]; !ok {
+			for _, status := range profile.Statuses() {
+				if _, ok := doc.Counts[string(status)]; !ok {
 					t.Errorf("counts lacks %q", status)
 				}
 			}
@@ -139,8 +140,8 @@ func TestSummaryMetrics(t *testing.T) {
 					t.Errorf("not a sample line: %q", line)
 				}
 			}
-			for _, status := range Statuses() {
-				if !strings.Contains(text, `provision_rows{status="`+status+`"} `) {
+			for _, status := range profile.Statuses() {
+				if !strings.Contains(text, `provision_rows{status="`+string(status)+`"} `) {
 					t.Errorf("no provision_rows sample for %q", status)
 				}
 			}

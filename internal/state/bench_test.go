@@ -19,7 +19,7 @@ func BenchmarkRowPath(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	run, err := s.BeginRun("run", "bench.csv", []string{"external_id", "name", "plan"})
+	run, err := s.BeginRun(Spec{Command: "run", Input: "bench.csv", Columns: []string{"external_id", "name", "plan"}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func BenchmarkRowPath(b *testing.B) {
 		end := min(i+64, b.N)
 		for _, in := range ins[i:end] {
 			d, err := s.Admit(run.ID, in)
-			if err != nil || d.Status != Send {
+			if err != nil || !d.Send {
 				b.Fatalf("admit: %+v %v", d, err)
 			}
 		}
@@ -45,7 +45,7 @@ func BenchmarkRowPath(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, in := range ins[i:end] {
-			if err := s.Record(run.ID, Outcome{Seq: in.Seq, Identity: in.Request.Identity(), Status: StatusCreated,
+			if err := s.Record(run.ID, Outcome{Seq: in.Seq, Identity: in.Request.Identity(), Status: profile.StatusCreated,
 				ProfileID: "uprof_0123456789abcdefghijklmn", CreatedAt: now, RequestID: "req_0123456789abcdefghijklmn", Attempts: 1}); err != nil {
 				b.Fatal(err)
 			}

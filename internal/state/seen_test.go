@@ -37,7 +37,7 @@ func TestSeenHasNoFalseNegatives(t *testing.T) {
 func TestResumedRunStillFindsDuplicatesOfEarlierRows(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	s := open(t, path)
-	run, err := s.BeginRun("run", "a.csv", []string{"n"})
+	run, err := s.BeginRun(Spec{Command: "run", Input: "a.csv", Columns: []string{"n"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,15 +50,15 @@ func TestResumedRunStillFindsDuplicatesOfEarlierRows(t *testing.T) {
 
 	s = open(t, path)
 	defer s.Close()
-	again, err := s.BeginRun("run", "a.csv", []string{"n"})
+	again, err := s.BeginRun(Spec{Command: "run", Input: "a.csv", Columns: []string{"n"}})
 	if err != nil || !again.Resumed {
 		t.Fatalf("resume: %+v %v", again, err)
 	}
 	d := admit(t, s, again.ID, 4, req("u2", "Other"))
-	if d.Status != StatusInvalid || d.ErrorType != profile.RuleDuplicateExternalID || d.ErrorMessage == "" {
+	if d.Status != profile.StatusInvalid || d.ErrorType != profile.RuleDuplicateExternalID || d.ErrorMessage == "" {
 		t.Fatalf("row 4 repeats row 2's external_id in a resumed run: got %+v", d)
 	}
-	if d := admit(t, s, again.ID, 2, req("u2", "Name")); d.Status != StatusPending {
+	if d := admit(t, s, again.ID, 2, req("u2", "Name")); d.Status != profile.StatusPending {
 		t.Fatalf("row 2 itself, admitted again on resume, is its own pending attempt: got %+v", d)
 	}
 }

@@ -43,54 +43,54 @@ func TestAdmitDecisions(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	s := open(t, path)
 	defer s.Close()
-	run1, err := s.BeginRun("run", "a.csv", []string{"n"})
+	run1, err := s.BeginRun(Spec{Command: "run", Input: "a.csv", Columns: []string{"n"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := admit(t, s, run1.ID, 1, req("u1", "One")); d.Status != Send {
+	if d := admit(t, s, run1.ID, 1, req("u1", "One")); !d.Send {
 		t.Fatalf("new row: %+v", d)
 	}
-	if d := admit(t, s, run1.ID, 2, req("u1", "Other")); d.Status != StatusInvalid || d.ErrorType != profile.RuleDuplicateExternalID || !strings.Contains(d.ErrorMessage, "line 2") {
+	if d := admit(t, s, run1.ID, 2, req("u1", "Other")); d.Status != profile.StatusInvalid || d.ErrorType != profile.RuleDuplicateExternalID || !strings.Contains(d.ErrorMessage, "line 2") {
 		t.Fatalf("duplicate external_id: %+v", d)
 	}
-	if d := admit(t, s, run1.ID, 3, req("", "Anon")); d.Status != Send {
+	if d := admit(t, s, run1.ID, 3, req("", "Anon")); !d.Send {
 		t.Fatalf("row without id: %+v", d)
 	}
-	if d := admit(t, s, run1.ID, 4, req("", "Anon")); d.Status != StatusInvalid || d.ErrorType != profile.RuleDuplicateRow {
+	if d := admit(t, s, run1.ID, 4, req("", "Anon")); d.Status != profile.StatusInvalid || d.ErrorType != profile.RuleDuplicateRow {
 		t.Fatalf("duplicate content: %+v", d)
 	}
-	if d, _ := s.Admit(run1.ID, Input{Seq: 5, Line: 6, Problem: &profile.Problem{Rule: "field_count", Message: "x"}}); d.Status != StatusInvalid || d.ErrorMessage != "line 6: x" {
+	if d, _ := s.Admit(run1.ID, Input{Seq: 5, Line: 6, Problem: &profile.Problem{Rule: "field_count", Message: "x"}}); d.Status != profile.StatusInvalid || d.ErrorMessage != "line 6: x" {
 		t.Fatalf("problem row: %+v", d)
 	}
 	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	if err := s.Record(run1.ID, Outcome{Seq: 1, Identity: req("u1", "One").Identity(), Status: StatusCreated, ProfileID: "uprof_1", CreatedAt: created, Attempts: 1}); err != nil {
+	if err := s.Record(run1.ID, Outcome{Seq: 1, Identity: req("u1", "One").Identity(), Status: profile.StatusCreated, ProfileID: "uprof_1", CreatedAt: created, Attempts: 1}); err != nil {
 		t.Fatal(err)
 	}
 	// Row 3 ends unknown: it stays pending in the ledger.
-	if err := s.Record(run1.ID, Outcome{Seq: 3, Identity: req("", "Anon").Identity(), Status: StatusPending, Attempts: 1, ErrorType: "api_error"}); err != nil {
+	if err := s.Record(run1.ID, Outcome{Seq: 3, Identity: req("", "Anon").Identity(), Status: profile.StatusPending, Attempts: 1, ErrorType: "api_error"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.FinishRun(run1.ID, 5, 1, nil); err != nil {
+	if err := s.FinishRun(run1.ID, 5, 1, nil, 10); err != nil {
 		t.Fatal(err)
 	}
 
-	run2, err := s.BeginRun("run", "b.csv", nil)
+	run2, err := s.BeginRun(Spec{Command: "run", Input: "b.csv", Columns: nil})
 	if err != nil || run2.Resumed || run2.ID == run1.ID {
 		t.Fatalf("second run: %+v %v", run2, err)
 	}
-	if d := admit(t, s, run2.ID, 1, req("u1", "One")); d.Status != StatusSkipped || d.ProfileID != "uprof_1" || d.ErrorType != "" {
+	if d := admit(t, s, run2.ID, 1, req("u1", "One")); d.Status != profile.StatusSkipped || d.ProfileID != "uprof_1" || d.ErrorType != "" {
 		t.Fatalf("provisioned row: %+v", d)
 	}
-	if d := admit(t, s, run2.ID, 2, req("u2", "Two")); d.Status != Send {
+	if d := admit(t, s, run2.ID, 2, req("u2", "Two")); !d.Send {
 		t.Fatalf("new row in the second run: %+v", d)
 	}
-	if d := admit(t, s, run2.ID, 3, req("", "Anon")); d.Status != StatusPending || d.AttemptAt.IsZero() {
+	if d := admit(t, s, run2.ID, 3, req("", "Anon")); d.Status != profile.StatusPending || d.AttemptAt.IsZero() {
 		t.Fatalf("row with an unknown outcome must be parked: %+v", d)
 	}
 	changed := req("u1", "One")
 	changed.Metadata = map[string]string{"plan": "pro"}
-	run3, _ := s.BeginRun("run", "c.csv", nil)
-	if d := admit(t, s, run3.ID, 1, changed); d.Status != StatusSkipped || d.ErrorType != ErrorProfileChanged || !strings.Contains(d.ErrorMessage, "metadata.plan") {
+	run3, _ := s.BeginRun(Spec{Command: "run", Input: "c.csv", Columns: nil})
+	if d := admit(t, s, run3.ID, 1, changed); d.Status != profile.StatusSkipped || d.ErrorType != profile.ErrorProfileChanged || !strings.Contains(d.ErrorMessage, "metadata.plan") {
 		t.Fatalf("changed row: %+v", d)
 	}
 }
@@ -101,8 +101,8 @@ func TestAdmitDecisions(t *testing.T) {
 func TestPendingIsDurableBeforeSend(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	s := open(t, path)
-	run, _ := s.BeginRun("run", "a.csv", nil)
-	if d := admit(t, s, run.ID, 1, req("u1", "One")); d.Status != Send {
+	run, _ := s.BeginRun(Spec{Command: "run", Input: "a.csv", Columns: nil})
+	if d := admit(t, s, run.ID, 1, req("u1", "One")); !d.Send {
 		t.Fatal(d)
 	}
 	if err := s.Commit(); err != nil {
@@ -114,11 +114,11 @@ func TestPendingIsDurableBeforeSend(t *testing.T) {
 
 	s = open(t, path)
 	defer s.Close()
-	again, err := s.BeginRun("run", "a.csv", nil)
+	again, err := s.BeginRun(Spec{Command: "run", Input: "a.csv", Columns: nil})
 	if err != nil || !again.Resumed || again.ID != run.ID {
 		t.Fatalf("the unfinished run was not resumed: %+v %v", again, err)
 	}
-	if d := admit(t, s, again.ID, 1, req("u1", "One")); d.Status != StatusPending {
+	if d := admit(t, s, again.ID, 1, req("u1", "One")); d.Status != profile.StatusPending {
 		t.Fatalf("after a crash the row must be parked for reconciliation, got %+v", d)
 	}
 }
@@ -126,10 +126,10 @@ func TestPendingIsDurableBeforeSend(t *testing.T) {
 func TestReleaseAndFailedDropThePendingEntry(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "s.db"))
 	defer s.Close()
-	run, _ := s.BeginRun("run", "a.csv", nil)
+	run, _ := s.BeginRun(Spec{Command: "run", Input: "a.csv", Columns: nil})
 	for i, o := range []Outcome{
-		{Status: StatusFailed, ErrorType: "invalid_request_error"},
-		{Status: StatusPending, Release: true, ErrorType: "not_sent"},
+		{Status: profile.StatusFailed, ErrorType: "invalid_request_error"},
+		{Status: profile.StatusPending, Release: true, ErrorType: "not_sent"},
 	} {
 		r := req("", "x"+string(rune('a'+i)))
 		admit(t, s, run.ID, int64(i+1), r)
@@ -137,8 +137,8 @@ func TestReleaseAndFailedDropThePendingEntry(t *testing.T) {
 		if err := s.Record(run.ID, o); err != nil {
 			t.Fatal(err)
 		}
-		next, _ := s.BeginRun("run", "other.csv", nil)
-		if d := admit(t, s, next.ID, 1, r); d.Status != Send {
+		next, _ := s.BeginRun(Spec{Command: "run", Input: "other.csv", Columns: nil})
+		if d := admit(t, s, next.ID, 1, r); !d.Send {
 			t.Errorf("%s: the next run must send the row again, got %+v", o.Status, d)
 		}
 	}
@@ -147,7 +147,7 @@ func TestReleaseAndFailedDropThePendingEntry(t *testing.T) {
 func TestEachRowInInputOrderAndCounts(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "s.db"))
 	defer s.Close()
-	run, _ := s.BeginRun("run", "a.csv", nil)
+	run, _ := s.BeginRun(Spec{Command: "run", Input: "a.csv", Columns: nil})
 	for _, seq := range []int64{3, 1, 2} {
 		admit(t, s, run.ID, seq, req("u"+string(rune('0'+seq)), "n"))
 	}
@@ -165,7 +165,7 @@ func TestEachRowInInputOrderAndCounts(t *testing.T) {
 		t.Fatalf("order %v", seqs)
 	}
 	byStatus, _, err := s.Counts(context.Background(), run.ID)
-	if err != nil || byStatus[StatusPending] != 3 {
+	if err != nil || byStatus[profile.StatusPending] != 3 {
 		t.Fatalf("counts %v %v", byStatus, err)
 	}
 }
@@ -198,8 +198,8 @@ func TestOldRunsArePruned(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "s.db"))
 	defer s.Close()
 	var first Run
-	for i := range KeepRuns + 2 {
-		run, err := s.BeginRun("run", "a.csv", nil)
+	for i := range 10 + 2 {
+		run, err := s.BeginRun(Spec{Command: "run", Input: "a.csv", Columns: nil})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,7 +207,7 @@ func TestOldRunsArePruned(t *testing.T) {
 			first = run
 		}
 		admit(t, s, run.ID, 1, req("", "n"))
-		if err := s.FinishRun(run.ID, 1, 0, nil); err != nil {
+		if err := s.FinishRun(run.ID, 1, 0, nil, 10); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -231,7 +231,7 @@ func TestOpenOddPaths(t *testing.T) {
 	for _, name := range []string{"a?mode=ro.db", "b#frag.db", "c%20d.db", "with space.db", "e?_pragma=journal_mode(DELETE).db"} {
 		path := filepath.Join(dir, name)
 		s := open(t, path)
-		if _, err := s.BeginRun("run", "in.csv", nil); err != nil {
+		if _, err := s.BeginRun(Spec{Command: "run", Input: "in.csv", Columns: nil}); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		if err := s.Close(); err != nil {
@@ -256,30 +256,30 @@ func TestOpenOddPaths(t *testing.T) {
 func TestAttemptTimeoutIsRecorded(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "s.db"))
 	defer s.Close()
-	run, err := s.BeginRun("run", "a.csv", nil)
+	run, err := s.BeginRun(Spec{Command: "run", Input: "a.csv", Columns: nil})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.SetAttemptTimeout(45 * time.Second)
-	if d := admit(t, s, run.ID, 1, req("u1", "One")); d.Status != Send {
+	if d := admit(t, s, run.ID, 1, req("u1", "One")); !d.Send {
 		t.Fatalf("%+v", d)
 	}
-	run2, err := s.BeginRun("run", "b.csv", nil)
+	run2, err := s.BeginRun(Spec{Command: "run", Input: "b.csv", Columns: nil})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.SetAttemptTimeout(time.Second)
-	if d := admit(t, s, run2.ID, 1, req("u1", "One")); d.Status != StatusPending || d.AttemptTimeout != 45*time.Second {
+	if d := admit(t, s, run2.ID, 1, req("u1", "One")); d.Status != profile.StatusPending || d.AttemptTimeout != 45*time.Second {
 		t.Fatalf("pending from a 45 s process: %+v", d)
 	}
-	if err := s.Resend("external_id:u1"); err != nil {
+	if err := s.Resend("external_id:u1", req("u1", "One")); err != nil {
 		t.Fatal(err)
 	}
-	run3, err := s.BeginRun("run", "c.csv", nil)
+	run3, err := s.BeginRun(Spec{Command: "run", Input: "c.csv", Columns: nil})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := admit(t, s, run3.ID, 1, req("u1", "One")); d.Status != StatusPending || d.AttemptTimeout != time.Second {
+	if d := admit(t, s, run3.ID, 1, req("u1", "One")); d.Status != profile.StatusPending || d.AttemptTimeout != time.Second {
 		t.Fatalf("after a resend by a 1 s process: %+v", d)
 	}
 }
@@ -305,11 +305,11 @@ func TestMigrateAddsAttemptTimeout(t *testing.T) {
 
 	s := open(t, path)
 	defer s.Close()
-	run, err := s.BeginRun("run", "a.csv", nil)
+	run, err := s.BeginRun(Spec{Command: "run", Input: "a.csv", Columns: nil})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := admit(t, s, run.ID, 1, req("u1", "One")); d.Status != StatusPending || d.AttemptTimeout != 0 || d.AttemptAt != time.Unix(0, 5) {
+	if d := admit(t, s, run.ID, 1, req("u1", "One")); d.Status != profile.StatusPending || d.AttemptTimeout != 0 || d.AttemptAt != time.Unix(0, 5) {
 		t.Fatalf("old pending entry: %+v", d)
 	}
 	s.Close()

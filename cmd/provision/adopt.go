@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/provision/provision/internal/client"
+	"github.com/provision/provision/internal/governor"
+	"github.com/provision/provision/internal/job"
+)
+
+// adoptCommand lists the whole org and records every profile in the
+// ledger, so the next run skips users the org already holds: after a
+// restore from an older backup, or before a first run against an org that
+// another tool filled.
+func adoptCommand(stop context.Context, args []string, stdout, stderr io.Writer, getenv env) (int, error) {
+	o := &runOptions{command: "adopt"}
+	if err := o.parse(args, stderr); err != nil {
+		return exitUsage, err
+	}
+	if err := o.validate(getenv); err != nil {
+		return exitUsage, err
+	}
+	log := newLogger(o.logFormat, stderr)
+	st, unlock, err := openState(o.statePath)
+	if err != nil {
+		return exitUsage, err
+	}
+	defer unlock()
+	defer st.Close()
+	api, err := client.New(client.Config{BaseURL: o.baseURL, APIKey: o.apiKey, Timeout: o.timeout, Concurrency: o.concurrency, UserAgent: "provision/" + version})
+	if err != nil {
+		return exitUsage, &usageError{err}
+	}
+	obs, err := job.Adopt(stop, job.Config{Target: targetOf(o.baseURL), Store: st, API: api, Pacer: governor.New(governor.Config{Ceiling: o.rate}), Logger: log})
+	if err != nil {
+		return exitStopped, err
+	}
+	fmt.Fprintf(stdout, "Listed %d profiles: %d adopted, %d already known, %d duplicates.\n",
+		obs.Listed, obs.Adopted, obs.Listed-obs.Adopted-len(obs.Duplicates), len(obs.Duplicates))
+	for _, d := range obs.Duplicates {
+		fmt.Fprintf(stdout, "duplicate: %s holds %s and %s\n", d.Identity, d.Kept, d.Other)
+	}
+	if len(obs.Duplicates) > 0 {
+		return exitRows, nil
+	}
+	return exitOK, nil
+}

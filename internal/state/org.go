@@ -1,0 +1,247 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/provision/provision/internal/profile"
+)
+
+// TargetError says the state is bound to another target than the run's:
+// its ledger describes another org, and trusting it would skip users that
+// were never created there (or adopt the wrong ids).
+type TargetError struct {
+	Path, Bound, Given string
+}
+
+func (e *TargetError) Error() string {
+	return fmt.Sprintf("the state %s belongs to %s, not %s; nothing was sent. Use another --state for this target (each target keeps its own state)",
+		e.Path, e.Bound, e.Given)
+}
+
+// Bind ties the state to target on first use and refuses another target
+// afterwards. The target names the org (base URL and workspace), not the
+// key or the contract: rotating a key or moving to another API version
+// keeps the same profiles.
+func (s *Store) Bind(target string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bound, ok, err := s.metaLocked("target")
+	if err != nil {
+		return err
+	}
+	if ok {
+		if bound != target {
+			return &TargetError{Path: s.path, Bound: bound, Given: target}
+		}
+		return nil
+	}
+	return s.setMetaLocked("target", target)
+}
+
+// Target returns the target the state is bound to, "" before its first run.
+func (s *Store) Target() (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, _, err := s.metaLocked("target")
+	return t, err
+}
+
+// Watermark returns the newest created_at the ledger has seen of the org;
+// zero when the ledger has never listed it.
+func (s *Store) Watermark() (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok, err := s.metaLocked("newest_created_at")
+	if err != nil || !ok {
+		return time.Time{}, err
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("state: newest_created_at %q: %w", v, err)
+	}
+	return t, nil
+}
+
+// Empty reports whether the ledger holds no identity: nothing has been
+// created or adopted for this target yet.
+func (s *Store) Empty() (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int
+	if err := s.conn.QueryRowContext(context.Background(), `SELECT count(*) FROM (SELECT 1 FROM ledger LIMIT 1)`).Scan(&n); err != nil {
+		return false, fmt.Errorf("state: %w", err)
+	}
+	return n == 0, nil
+}
+
+func (s *Store) metaLocked(key string) (string, bool, error) {
+	var v string
+	err := s.conn.QueryRowContext(context.Background(), `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("state: %w", err)
+	}
+	return v, true, nil
+}
+
+func (s *Store) setMetaLocked(key, value string) error {
+	if err := s.begin(); err != nil {
+		return err
+	}
+	if _, err := s.conn.ExecContext(context.Background(), `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, value); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	return s.commitLocked()
+}
+
+// Duplicate is a profile the org holds for an identity that the ledger
+// already maps to another profile.
+type Duplicate struct {
+	Identity string
+	Kept     string // the id the ledger maps the identity to
+	Other    string // the profile that should not exist
+}
+
+// Observed is what a listing taught the ledger.
+type Observed struct {
+	Listed     int
+	Adopted    int         // identities the ledger did not know, now recorded
+	Duplicates []Duplicate // second (or later) profiles of a known identity, first seen now
+	Newest     time.Time
+}
+
+// Observe records a page of listed profiles in the ledger: an identity it
+// does not know is adopted with its profile; a profile of an identity it
+// maps to another id is a duplicate, remembered (so every later run reports
+// it) and returned. Profiles of pending identities are left to
+// reconciliation, which matches them against what was sent. Each page is
+// one transaction, so adopting a large org costs memory for one page.
+func (s *Store) Observe(page []profile.Profile, into *Observed) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.begin(); err != nil {
+		return err
+	}
+	for _, p := range page {
+		into.Listed++
+		if p.CreatedAt.After(into.Newest) {
+			into.Newest = p.CreatedAt
+		}
+		req := p.Request()
+		identity := req.Identity()
+		body, err := json.Marshal(req)
+		if err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+		res, err := s.st.orgInsert.Exec(identity, p.ID, req.ContentHash(), string(body), p.CreatedAt.UTC().Format(time.RFC3339Nano))
+		if err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			into.Adopted++
+			continue
+		}
+		var status, id, others string
+		if err := s.st.orgGet.QueryRow(identity).Scan(&status, &id, &others); err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+		list := strings.Fields(others)
+		if status == ledgerPending || id == p.ID || slices.Contains(list, p.ID) {
+			continue
+		}
+		list = append(list, p.ID)
+		if _, err := s.st.orgOthers.Exec(strings.Join(list, " "), identity); err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+		into.Duplicates = append(into.Duplicates, Duplicate{Identity: identity, Kept: id, Other: p.ID})
+	}
+	return s.commitLocked()
+}
+
+// AdvanceWatermark records t as the newest created_at seen, unless a newer
+// one is recorded: the next run's catch-up lists from there.
+func (s *Store) AdvanceWatermark(t time.Time) error {
+	if t.IsZero() {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok, err := s.metaLocked("newest_created_at")
+	if err != nil {
+		return err
+	}
+	if ok {
+		if old, err := time.Parse(time.RFC3339Nano, v); err == nil && !t.After(old) {
+			return nil
+		}
+	}
+	return s.setMetaLocked("newest_created_at", t.UTC().Format(time.RFC3339Nano))
+}
+
+// MarkDuplicate notes on the run's row for identity (if the run has one)
+// that a second profile exists, naming both ids. It reports whether a row
+// was marked.
+func (s *Store) MarkDuplicate(runID int64, d Duplicate) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.begin(); err != nil {
+		return false, err
+	}
+	res, err := s.conn.ExecContext(context.Background(), `UPDATE rows SET error_type = ?, error_message = 'line ' || line || ': ' || ? WHERE run_id = ? AND identity = ?`,
+		profile.ErrorDuplicate, d.Message(), runID, d.Identity)
+	if err != nil {
+		return false, fmt.Errorf("state: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, s.commitLocked()
+}
+
+// Message says what the duplicate is, naming both ids.
+func (d Duplicate) Message() string {
+	return fmt.Sprintf("a second profile %s exists for this identity, which is %s; delete one of them and run provision adopt", d.Other, d.Kept)
+}
+
+// Stray is a pending ledger entry that no row of the run names: a row of an
+// earlier export, sent by a killed run, that this export no longer has. It
+// is reconciled anyway, so that its profile, if any, is known.
+type Stray struct {
+	Identity       string
+	Sent           profile.Request
+	AttemptAt      time.Time
+	AttemptTimeout time.Duration
+}
+
+// PendingOutside returns the pending entries that no row of the run names.
+func (s *Store) PendingOutside(runID int64) ([]Stray, error) {
+	if err := s.Commit(); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(context.Background(), `SELECT identity, request, COALESCE(attempt_at, 0), attempt_timeout FROM ledger
+		WHERE status = 'pending' AND NOT EXISTS (SELECT 1 FROM rows WHERE rows.run_id = ? AND rows.identity = ledger.identity)`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	defer rows.Close()
+	var out []Stray
+	for rows.Next() {
+		var st Stray
+		var body string
+		var at, timeout int64
+		if err := rows.Scan(&st.Identity, &body, &at, &timeout); err != nil {
+			return nil, fmt.Errorf("state: %w", err)
+		}
+		_ = json.Unmarshal([]byte(body), &st.Sent)
+		st.AttemptAt, st.AttemptTimeout = time.Unix(0, at), time.Duration(timeout)
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,206 @@
+// Package state is the checkpoint of provision: one SQLite file that caches
+// what the org holds (the ledger: every identity ever sent, adopted or
+// created, with its profile id), binds that cache to one target, and keeps,
+// per run, every input row with its status, so a run can be killed at any
+// instant, resumed, and its report rendered again at any time.
+//
+// The files by job: store.go opens, commits and checkpoints; migrate.go
+// numbers the schema's versions; runs.go begins and finishes runs; ledger.go
+// admits rows and records outcomes; org.go binds the target and adopts what
+// the org holds; rows.go reads a run back for its report.
+// docs/ARCHITECTURE.md explains how they keep exactly-once.
+//
+// One connection and one open transaction serve the whole run; Commit ends
+// it durably (WAL, synchronous=FULL) and opens the next. The job commits a
+// batch of rows marked pending before it sends any of them: one fsync per
+// batch instead of one per row, and no request ever leaves before its row is
+// on disk.
+package state
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Store is an open state file. Its methods are safe for concurrent use; they
+// serialise on one connection, which is what SQLite does anyway.
+type Store struct {
+	db   *sql.DB
+	conn *sql.Conn
+	mu   sync.Mutex
+	inTx bool
+	st   stmts
+	now  func() time.Time
+	path string
+	seen *seen // identities admitted in the run being admitted
+
+	attemptTimeout time.Duration // recorded with every attempt, see SetAttemptTimeout
+
+	fieldBuf []byte // Admit's encoding of a row's fields, reused
+}
+
+type stmts struct {
+	dupOf, ledgerGet, ledgerPending, ledgerCreated, ledgerDelete, ledgerRetry, ledgerNamed *sql.Stmt
+	rowUpsert, rowOutcome                                                                  *sql.Stmt
+	orgGet, orgInsert, orgOthers                                                           *sql.Stmt
+}
+
+func (st *stmts) all() []*sql.Stmt {
+	return []*sql.Stmt{st.dupOf, st.ledgerGet, st.ledgerPending, st.ledgerCreated, st.ledgerDelete, st.ledgerRetry, st.ledgerNamed,
+		st.rowUpsert, st.rowOutcome, st.orgGet, st.orgInsert, st.orgOthers}
+}
+
+var uriEscaper = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
+// Open opens (creating if needed, mode 0600) the state file at path,
+// migrates it to the current schema and folds its write-ahead log back into
+// it, so a copy of the file alone holds everything.
+func Open(ctx context.Context, path string) (*Store, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	f.Close()
+	// A file: URI, so the path is absolute (a path starting with // would
+	// read as a host) and its %, ? and # are escaped (they would end it).
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	dsn := "file:" + uriEscaper.Replace(abs) + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(OFF)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	db.SetMaxOpenConns(2)
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	s := &Store{db: db, conn: conn, now: time.Now, path: path}
+	if err := s.checkpoint(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkpoint copies the write-ahead log into the database file and empties
+// it: after a kill -9 the ledger may live in provision.db-wal, and a backup
+// of provision.db alone would hold nothing of it.
+func (s *Store) checkpoint(ctx context.Context) error {
+	if _, err := s.conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return fmt.Errorf("state: checkpoint: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	q := []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&s.st.dupOf, dupOfSQL},
+		{&s.st.ledgerGet, `SELECT status, COALESCE(profile_id, ''), content_hash, request, COALESCE(attempt_at, 0), attempt_timeout, COALESCE(created_at, ''), run_id, origin, named, others, absent FROM ledger WHERE identity = ?`},
+		// Most rows are new: inserting first decides them in one statement,
+		// and only an identity already in the ledger needs reading.
+		{&s.st.ledgerPending, `INSERT INTO ledger (identity, status, content_hash, request, attempt_at, attempt_timeout, run_id) VALUES (?, 'pending', ?, ?, ?, ?, ?)
+			ON CONFLICT(identity) DO NOTHING`},
+		{&s.st.ledgerCreated, `UPDATE ledger SET status = 'created', profile_id = ?, created_at = ?, attempt_at = NULL, run_id = ?, others = ? WHERE identity = ?`},
+		{&s.st.ledgerDelete, `DELETE FROM ledger WHERE identity = ? AND status = 'pending'`},
+		// A resend stores what it sends: reconciliation matches what was
+		// sent last, not what the first attempt held.
+		{&s.st.ledgerRetry, `UPDATE ledger SET attempt_at = ?, attempt_timeout = ?, request = ?, content_hash = ? WHERE identity = ? AND status = 'pending'`},
+		{&s.st.ledgerNamed, `UPDATE ledger SET named = 1 WHERE identity = ? AND named = 0`},
+		{&s.st.rowUpsert, `INSERT INTO rows (run_id, seq, line, identity, fields, status, profile_id, error_type, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT(run_id, seq) DO UPDATE SET line = excluded.line, identity = excluded.identity, fields = excluded.fields, status = excluded.status,
+			profile_id = excluded.profile_id, error_type = excluded.error_type, error_message = excluded.error_message, attempts = 0, request_id = ''`},
+		{&s.st.rowOutcome, `UPDATE rows SET status = ?, profile_id = ?, error_type = ?, error_message = ?, attempts = attempts + ?, request_id = CASE WHEN ? = '' THEN request_id ELSE ? END WHERE run_id = ? AND seq = ?`},
+		{&s.st.orgGet, `SELECT status, COALESCE(profile_id, ''), others FROM ledger WHERE identity = ?`},
+		{&s.st.orgInsert, `INSERT INTO ledger (identity, status, profile_id, content_hash, request, created_at, run_id, origin, named) VALUES (?, 'created', ?, ?, ?, ?, 0, 'adopted', 0)
+			ON CONFLICT(identity) DO NOTHING`},
+		{&s.st.orgOthers, `UPDATE ledger SET others = ? WHERE identity = ?`},
+	}
+	for _, x := range q {
+		st, err := s.conn.PrepareContext(ctx, x.sql)
+		if err != nil {
+			return fmt.Errorf("state: prepare: %w", err)
+		}
+		*x.dst = st
+	}
+	return nil
+}
+
+// Close commits what is pending, folds the write-ahead log into the file
+// (so the state is one file at rest) and closes it.
+func (s *Store) Close() error {
+	err := s.Commit()
+	for _, st := range s.st.all() {
+		if st != nil {
+			st.Close()
+		}
+	}
+	if s.conn != nil {
+		if err == nil {
+			err = s.checkpoint(context.Background())
+		}
+		s.conn.Close()
+	}
+	return errors.Join(err, s.db.Close())
+}
+
+// begin opens the write transaction that the following statements join,
+// unless one is open. The caller holds s.mu.
+func (s *Store) begin() error {
+	if s.inTx {
+		return nil
+	}
+	if _, err := s.conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("state: begin: %w", err)
+	}
+	s.inTx = true
+	return nil
+}
+
+// Commit makes every change so far durable.
+func (s *Store) Commit() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.commitLocked()
+}
+
+func (s *Store) commitLocked() error {
+	if !s.inTx {
+		return nil
+	}
+	s.inTx = false
+	if _, err := s.conn.ExecContext(context.Background(), "COMMIT"); err != nil {
+		return fmt.Errorf("state: commit: %w", err)
+	}
+	return nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
