@@ -80,7 +80,7 @@ func (noPacer) Observe(governor.Signal)        {}
 type nopProgress struct{}
 
 func (nopProgress) Add(profile.Status) {}
-func (nopProgress) Close()     {}
+func (nopProgress) Close()             {}
 
 func openInput(t *testing.T, csv string) *reader.Reader {
 	t.Helper()
