@@ -426,9 +426,11 @@ func (t *term) eval(f field, rw row) (string, bool, *profile.Problem) {
 	return val, true, nil
 }
 
-// evalTemplate fills a template. Literal text is kept only between
-// placeholders that both gave a value (or before the first or after the
-// last one that did), so "{First} {Last}" with no first name is "Last".
+// evalTemplate fills a template. Literal text stands before the
+// placeholder that follows it, and only when that placeholder gives a
+// value after some earlier one did (a separator), or starts the template
+// (a prefix); text after the last placeholder stays with it (a suffix).
+// So "{Last}, {First} ({Title})" without a first name is "Last (Title)".
 func evalTemplate(pieces []piece, rw row) (string, bool, *profile.Problem) {
 	vals := make([]string, len(pieces))
 	some := false
@@ -451,28 +453,33 @@ func evalTemplate(pieces []piece, rw row) (string, bool, *profile.Problem) {
 		return "", false, nil
 	}
 	var b strings.Builder
+	hasPrev, prevValue, lastValue := false, false, false
 	for i, p := range pieces {
 		if p.ref != "" {
 			b.WriteString(vals[i])
+			hasPrev, lastValue = true, vals[i] != ""
+			prevValue = prevValue || lastValue
 			continue
 		}
-		if valueAround(pieces, vals, i, -1) && valueAround(pieces, vals, i, +1) {
+		keep := lastValue // a suffix
+		if next := nextRef(pieces, i); next >= 0 {
+			keep = vals[next] != "" && (!hasPrev || prevValue)
+		}
+		if keep {
 			b.WriteString(p.text)
 		}
 	}
 	return strings.Join(strings.Fields(b.String()), " "), true, nil
 }
 
-// valueAround reports whether the nearest placeholder before (dir -1) or
-// after (+1) piece i gave a value; true when there is none that way, so
-// that a prefix or suffix stays with its placeholder.
-func valueAround(pieces []piece, vals []string, i, dir int) bool {
-	for j := i + dir; j >= 0 && j < len(pieces); j += dir {
+// nextRef is the index of the first placeholder after piece i, or -1.
+func nextRef(pieces []piece, i int) int {
+	for j := i + 1; j < len(pieces); j++ {
 		if pieces[j].ref != "" {
-			return vals[j] != ""
+			return j
 		}
 	}
-	return true
+	return -1
 }
 
 // lookup translates a value through the table.

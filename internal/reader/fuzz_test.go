@@ -188,17 +188,29 @@ func compareCSV(t *testing.T, text []byte, r *Reader, recs []Record) {
 // FuzzJSONL checks the JSONL reader on any input, and that every object it
 // accepts has the keys and values encoding/json finds in the same line.
 //
-// opt bits: 0 small record limit, 1-2 encoding, 3 a mapping, 4-7 the
-// small limit (1 to 31 bytes).
+// opt bits: 0 small record limit, 1-2 encoding, 3 a mapping (with 4, the
+// GA one), 4-7 the small limit (1 to 31 bytes).
 func FuzzJSONL(f *testing.F) {
-	addSeeds(f, []uint8{0, 0x01, 0x02, 0x08}, ".jsonl")
+	addSeeds(f, []uint8{0, 0x01, 0x02, 0x08, 0x18}, ".jsonl")
 	f.Fuzz(func(t *testing.T, data []byte, opt uint8) {
 		opts := Options{Format: FormatJSONL, Encoding: fuzzEncoding(opt >> 1)}
 		if opt&1 != 0 {
 			opts.MaxRecordBytes = 1 + int(opt>>4)*2
 		}
 		if opt&8 != 0 {
-			m, err := ParseMapping([]string{"name=n", "metadata=m", "metadata.plan=p", "external_id=metadata.x"})
+			specs := []string{"name=n", "metadata=m", "metadata.plan=p", "external_id=metadata.x"}
+			if opt&16 != 0 {
+				// The GA columns, every form of --map, and a filter.
+				specs = []string{"name={n} {m.x:local}|e", "metadata.plan=p.q", "account_status=s:a=active,*=blocked",
+					"onboarded_at=d|unix", "name_hash=sha256({n})", "reference_id=i"}
+				opts.Version = profile.VersionGA
+				w, err := ParseWhere([]string{"w!=x"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts.Where = w
+			}
+			m, err := ParseMapping(specs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -314,4 +326,47 @@ func TestSplitterAgreesWithCSV(t *testing.T) {
 			})
 		}
 	}
+}
+
+// FuzzMapping parses any --map and --where value and reads an input with
+// them under GA: parsing fails only with a usage error, and reading and
+// CheckMapping hold the properties of any input.
+func FuzzMapping(f *testing.F) {
+	for _, spec := range []string{
+		"name={First name} {Last name}", "name={Name}|{email:local}", "name_hash=sha256({First name} {Last name})",
+		"account_status=Status:ACTIVE=active,SUSPENDED=suspended,DEPROVISIONED=blocked", "onboarded_at=Created|2006-01-02",
+		"onboarded_at=created|unix", "metadata.plan=app_metadata.plan", "country={c:upper}", "name={a{b}}", "metadata={a}",
+	} {
+		f.Add(spec, "Status!=DEPROVISIONED", []byte("First name,Last name,Status,Created\nAda,Lovelace,ACTIVE,2024-01-02\n"), false)
+		f.Add(spec, "enabled=true", []byte(`{"app_metadata":{"plan":"pro"},"created":1680893993,"Status":"ACTIVE","enabled":true}`+"\n"), true)
+	}
+	f.Fuzz(func(t *testing.T, spec, where string, data []byte, jsonl bool) {
+		m, err := ParseMapping([]string{spec})
+		var ue *UsageError
+		if err != nil {
+			if !errors.As(err, &ue) || ue.Message == "" {
+				t.Fatalf("ParseMapping(%q) failed with %T %v", spec, err, err)
+			}
+			return
+		}
+		w, err := ParseWhere([]string{where})
+		if err != nil {
+			if !errors.As(err, &ue) || ue.Message == "" {
+				t.Fatalf("ParseWhere(%q) failed with %T %v", where, err, err)
+			}
+			return
+		}
+		opts := Options{Format: FormatCSV, Version: profile.VersionGA, Mapping: m, Where: w}
+		if jsonl {
+			opts.Format = FormatJSONL
+		}
+		r := openFuzz(t, data, opts)
+		if r == nil {
+			return
+		}
+		checkRecords(t, r, bytes.Count(data, []byte{'\n'})+1)
+		if err := r.CheckMapping(); err != nil && (!errors.As(err, &ue) || ue.Message == "") {
+			t.Fatalf("CheckMapping failed with %T %v", err, err)
+		}
+	})
 }
