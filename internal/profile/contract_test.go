@@ -499,3 +499,25 @@ func TestVocabulary(t *testing.T) {
 		}
 	}
 }
+
+func TestChangesAcrossContracts(t *testing.T) {
+	s := Str
+	for _, tc := range []struct {
+		name     string
+		was, now Request
+		want     string
+	}{
+		{"seed entry, same row under GA", Request{Name: s("Ada"), Relationship: s("external")}, Request{Name: s("Ada"), AccessType: s("application")}, ""},
+		{"resold becomes application", Request{Relationship: s("resold")}, Request{AccessType: s("application")}, "relationship"},
+		{"details added", Request{Name: s("Ada")}, Request{Name: s("Ada"), Country: s("GB"), OnboardedAt: s("2024-01-02T03:04:05Z")}, "country onboarded_at"},
+		{"onboarded_at in another offset", Request{OnboardedAt: s("2024-01-02T03:04:05Z")}, Request{OnboardedAt: s("2024-01-02T05:04:05+02:00")}, ""},
+		{"every detail", Request{}, Request{EmailHash: s("e"), NameHash: s("n"), AccountStatus: s("active"), EntityType: s("business"), Metadata: map[string]string{"k": "v"}},
+			"email_hash name_hash account_status entity_type metadata.k"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := strings.Join(Changes(tc.was, tc.now), " "); got != tc.want {
+				t.Errorf("Changes = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
