@@ -34,10 +34,25 @@ func slotOf(k fieldKind) int {
 	return i
 }
 
-// request fills req's scalar fields. external_id and reference_id are one
+// slots is where a request's strings live: the two strings of each Field,
+// so that a CSV record's fields and its request's strings are one
+// allocation. No one appends to or reads these Fields as fields.
+type slots []profile.Field
+
+func newSlots() slots { return make(slots, (nScalar+1)/2) }
+
+func (s slots) at(i int) *string {
+	if i%2 == 0 {
+		return &s[i/2].Name
+	}
+	return &s[i/2].Value
+}
+
+// request fills req's scalar fields, keeping their strings in sl (nil: a
+// new allocation when one is needed). external_id and reference_id are one
 // field: given both, they must agree. email becomes email_hash and is not
 // kept: the address never leaves this function.
-func (p *parts) request(req *profile.Request) *profile.Problem {
+func (p *parts) request(req *profile.Request, sl slots) *profile.Problem {
 	ext, ref := slotOf(kindExternalID), slotOf(kindReferenceID)
 	if p.set[ext] && p.set[ref] && p.val[ext] != p.val[ref] {
 		return &profile.Problem{Rule: RuleFieldConflict, Field: p.from[ref],
@@ -58,16 +73,15 @@ func (p *parts) request(req *profile.Request) *profile.Problem {
 		p.val[slotOf(kindEmailHash)], p.set[slotOf(kindEmailHash)] = h, true
 		p.val[email], p.set[email] = "", false
 	}
-	var strs *[nScalar]string // one allocation for every string field
 	for i, set := range p.set {
 		if !set || i == ref {
 			continue
 		}
-		if strs == nil {
-			strs = new([nScalar]string)
+		if sl == nil {
+			sl = newSlots() // one allocation for every string field
 		}
-		strs[i] = p.val[i]
-		s := &strs[i]
+		s := sl.at(i)
+		*s = p.val[i]
 		switch fieldKind(i) + kindExternalID {
 		case kindExternalID:
 			req.ExternalID = s

@@ -265,7 +265,10 @@ func (r *Reader) csvRecord(line int, rec []string) (out Record, ok bool) {
 	if len(rec) == n && len(r.where.conds) > 0 && !r.where.keep(csvRow{r.plan.index, rec}) {
 		return Record{}, false
 	}
-	fields := make([]profile.Field, n)
+	// One allocation holds the fields and, past their capacity where no
+	// append can reach, the strings the request points to.
+	all := make([]profile.Field, n+len(newSlots()))
+	fields := all[:n:n]
 	for i, name := range r.header {
 		fields[i].Name = name
 		if i < len(rec) {
@@ -280,14 +283,14 @@ func (r *Reader) csvRecord(line int, rec []string) (out Record, ok bool) {
 		}
 		return out, true
 	}
-	out.Request, out.Problem = r.request(fields)
+	out.Request, out.Problem = r.request(fields, slots(all[n:]))
 	return out, true
 }
 
 // request maps a record with as many fields as the header to a request.
 // Its strings are those of fields, which the record owns; rec is reused by
 // the next read.
-func (r *Reader) request(fields []profile.Field) (profile.Request, *profile.Problem) {
+func (r *Reader) request(fields []profile.Field, sl slots) (profile.Request, *profile.Problem) {
 	var req profile.Request
 	var p parts
 	for _, c := range r.plan.cols {
@@ -317,7 +320,7 @@ func (r *Reader) request(fields []profile.Field) (profile.Request, *profile.Prob
 			}
 		}
 	}
-	if prob := p.request(&req); prob != nil {
+	if prob := p.request(&req, sl); prob != nil {
 		return profile.Request{}, prob
 	}
 	hasJSON := false

@@ -301,7 +301,7 @@ func (r *Reader) jsonRequest(rw jsonRow) (profile.Request, *profile.Problem) {
 		}
 	}
 	var req profile.Request
-	if prob := p.request(&req); prob != nil {
+	if prob := p.request(&req, nil); prob != nil {
 		return profile.Request{}, prob
 	}
 	hasJSON := false
