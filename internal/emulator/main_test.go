@@ -45,7 +45,7 @@ func TestMainServesAndStops(t *testing.T) {
 	var stderr lockedBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- emulator.Main(ctx, []string{"--addr", "127.0.0.1:0", "--seed", "5", "--api-key", "k", "--rate", "100"}, stdoutW, &stderr)
+		done <- emulator.Main(ctx, []string{"--addr", "127.0.0.1:0", "--seed", "5", "--api-key", "k", "--rate", "100", "--clock-offset", "-1h"}, stdoutW, &stderr)
 		stdoutW.Close()
 	}()
 	line, err := bufio.NewReader(stdoutR).ReadString('\n')
@@ -73,6 +73,12 @@ func TestMainServesAndStops(t *testing.T) {
 	if err != nil || st.Created != 1 {
 		t.Errorf("stats %+v, %v", st, err)
 	}
+	if d, err := http.ParseTime(res.Header.Get("Date")); err != nil || d.Sub(time.Now().Add(-time.Hour)).Abs() > 3*time.Second {
+		t.Errorf("Date %q (%v), want an hour behind", res.Header.Get("Date"), err)
+	}
+	if p.CreatedAt.Sub(time.Now().Add(-time.Hour)).Abs() > 3*time.Second {
+		t.Errorf("created_at %v, want an hour behind", p.CreatedAt)
+	}
 
 	cancel()
 	select {
@@ -86,7 +92,7 @@ func TestMainServesAndStops(t *testing.T) {
 	if _, err := http.Get(url + "/_emulator/stats"); err == nil {
 		t.Error("still serving after shutdown")
 	}
-	if s := stderr.String(); !strings.Contains(s, "seed 5") || !strings.Contains(s, "rate 100/s burst 10") {
+	if s := stderr.String(); !strings.Contains(s, "seed 5") || !strings.Contains(s, "rate 100/s burst 10") || !strings.Contains(s, "clock offset -1h0m0s") {
 		t.Errorf("stderr %q does not report the seed and the default burst", s)
 	}
 }
@@ -104,6 +110,7 @@ func TestMainUsageErrors(t *testing.T) {
 		{[]string{"--faults", "boom=0.1"}, "unknown kind"},
 		{[]string{"--faults", "500=0.6,529=0.6"}, "add up"},
 		{[]string{"--nope"}, "flag provided but not defined"},
+		{[]string{"--clock-offset", "soon"}, "clock-offset"},
 		{[]string{"serve"}, `unexpected argument "serve"`},
 		{[]string{"-h"}, flag.ErrHelp.Error()},
 	} {
