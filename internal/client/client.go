@@ -77,6 +77,11 @@ type Config struct {
 	Timeout     time.Duration // per request; 0 = 30s
 	Concurrency int           // sizes the connection pool
 	UserAgent   string
+	// Version is the contract spoken: its anthropic-beta header (none for
+	// GA) and its body shape.
+	Version profile.Version
+	// Workspace, when set, is sent as anthropic-workspace-id.
+	Workspace string
 }
 
 // Client creates and lists user profiles.
@@ -84,6 +89,7 @@ type Client struct {
 	sdk     anthropic.Client
 	timeout time.Duration
 	key     string
+	version profile.Version
 }
 
 // New returns a client for cfg. It reads nothing from the environment: the
@@ -114,12 +120,17 @@ func New(cfg Config) (*Client, error) {
 		option.WithAPIKey(cfg.APIKey),
 		option.WithHTTPClient(&http.Client{Transport: transport}),
 		option.WithMaxRetries(0),
-		option.WithHeader("anthropic-beta", profile.BetaHeader),
+	}
+	if beta := cfg.Version.Beta(); beta != "" {
+		opts = append(opts, option.WithHeader("anthropic-beta", beta))
+	}
+	if cfg.Workspace != "" {
+		opts = append(opts, option.WithHeader("anthropic-workspace-id", cfg.Workspace))
 	}
 	if cfg.UserAgent != "" {
 		opts = append(opts, option.WithHeader("user-agent", cfg.UserAgent))
 	}
-	return &Client{sdk: anthropic.NewClient(opts...), timeout: timeout, key: cfg.APIKey}, nil
+	return &Client{sdk: anthropic.NewClient(opts...), timeout: timeout, key: cfg.APIKey, version: cfg.Version}, nil
 }
 
 // CheckBaseURL refuses a base URL that would send the key in clear text to
@@ -145,15 +156,45 @@ func CheckBaseURL(raw string) error {
 	return fmt.Errorf("base URL %q: scheme must be https (or http to loopback)", raw)
 }
 
-// Create sends one create request and classifies its outcome.
+// Create sends one create request, in the shape of the client's contract,
+// and classifies its outcome.
 func (c *Client) Create(ctx context.Context, req profile.Request) Result {
 	var p profile.Profile
-	res := c.do(ctx, http.MethodPost, "v1/user_profiles", req, &p)
+	res := c.do(ctx, http.MethodPost, "v1/user_profiles", req.Body(c.version), &p)
 	if res.Kind == Created {
 		res.Profile = p
 	}
 	return res
 }
+
+// Update sends a partial update of profile id: body holds only the fields
+// to change (see profile.Request.UpdateBody). An update is safe to send
+// again, so the caller may retry an unknown outcome.
+func (c *Client) Update(ctx context.Context, id string, body any) Result {
+	var p profile.Profile
+	res := c.do(ctx, http.MethodPost, "v1/user_profiles/"+url.PathEscape(id), body, &p)
+	if res.Kind == Created {
+		res.Profile = p
+	}
+	return res
+}
+
+// Delete deletes profile id. A profile already gone (404) counts as
+// deleted: deleting is safe to send again.
+func (c *Client) Delete(ctx context.Context, id string) Result {
+	var out struct {
+		ID   string `json:"id"`
+		Type string `json:"type"`
+	}
+	res := c.do(ctx, http.MethodDelete, "v1/user_profiles/"+url.PathEscape(id), nil, &out)
+	if res.Status == http.StatusNotFound {
+		res.Kind, res.ErrorType, res.Message = Created, "", ""
+	}
+	return res
+}
+
+// Version is the contract the client speaks.
+func (c *Client) Version() profile.Version { return c.version }
 
 // Page is one page of the list endpoint.
 type Page struct {

@@ -40,8 +40,9 @@ type Config struct {
 	// differs from the last run's stops, unless Remap says it is meant.
 	Mapping string
 	Remap   bool
-	// Contract is the API version spoken, recorded with the run.
-	Contract string
+	// Version is the API contract spoken: its rules are checked before
+	// anything is sent.
+	Version profile.Version
 	// NoAdopt skips listing the org when the ledger is empty (an org known
 	// to be empty).
 	NoAdopt     bool
@@ -163,7 +164,7 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 	if err := checkMapping(cfg.Store, cfg.Mapping, cfg.Remap); err != nil {
 		return Result{}, err
 	}
-	run, err := cfg.Store.BeginRun(state.Spec{Command: "run", Input: cfg.InputName, Columns: cfg.Input.Columns(), Mapping: cfg.Mapping, API: cfg.Contract})
+	run, err := cfg.Store.BeginRun(state.Spec{Command: "run", Input: cfg.InputName, Columns: cfg.Input.Columns(), Mapping: cfg.Mapping, Version: cfg.Version})
 	if err != nil {
 		return Result{}, err
 	}
@@ -287,7 +288,7 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 		seq++
 		in := state.Input{Seq: seq, Line: rec.Line, Fields: rec.Fields, Request: rec.Request, Problem: rec.Problem}
 		if in.Problem == nil {
-			in.Problem = profile.Validate(rec.Request)
+			in.Problem = profile.ValidateFor(rec.Request, r.cfg.Version)
 		}
 		d, err := r.cfg.Store.Admit(r.run.ID, in)
 		if err != nil {

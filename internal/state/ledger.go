@@ -92,7 +92,7 @@ func (s *Store) decide(runID int64, in Input, identity string) (Decision, error)
 		err := s.st.dupOf.QueryRow(runID, identity, in.Seq).Scan(&firstLine)
 		switch {
 		case err == nil:
-			p := profile.Duplicate(in.Request, firstLine)
+			p := profile.DuplicateFor(in.Request, firstLine, s.version)
 			return Decision{Status: profile.StatusInvalid, ErrorType: p.Rule, ErrorMessage: p.At(in.Line)}, nil
 		case !errors.Is(err, sql.ErrNoRows):
 			return Decision{}, fmt.Errorf("state: %w", err)

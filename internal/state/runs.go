@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/provision/provision/internal/profile"
 )
 
 // Run is one execution of a command over one input.
@@ -33,7 +35,8 @@ type Spec struct {
 	// that feeds external_id); a run whose mapping differs from the last
 	// run's would see every user as new.
 	Mapping string
-	API     string
+	// Version is the contract spoken; duplicates are named in its words.
+	Version profile.Version
 }
 
 // BeginRun starts a run, or resumes the latest run when it did not finish and
@@ -55,20 +58,22 @@ func (s *Store) BeginRun(spec Spec) (Run, error) {
 		return Run{}, err
 	}
 	if err == nil && last.Finished.IsZero() && last.Command == spec.Command && last.Input == spec.Input {
-		if _, err := s.conn.ExecContext(ctx, `UPDATE runs SET columns = ?, mapping = ?, api = ? WHERE id = ?`, string(cols), spec.Mapping, spec.API, last.ID); err != nil {
+		if _, err := s.conn.ExecContext(ctx, `UPDATE runs SET columns = ?, mapping = ?, api = ? WHERE id = ?`, string(cols), spec.Mapping, spec.Version.String(), last.ID); err != nil {
 			return Run{}, fmt.Errorf("state: %w", err)
 		}
-		last.Columns, last.Mapping, last.API, last.Resumed = spec.Columns, spec.Mapping, spec.API, true
+		last.Columns, last.Mapping, last.API, last.Resumed = spec.Columns, spec.Mapping, spec.Version.String(), true
+		s.version = spec.Version
 		return last, s.commitLocked()
 	}
 	now := s.now()
 	res, err := s.conn.ExecContext(ctx, `INSERT INTO runs (command, input, columns, started_at, mapping, api) VALUES (?, ?, ?, ?, ?, ?)`,
-		spec.Command, spec.Input, string(cols), now.UnixNano(), spec.Mapping, spec.API)
+		spec.Command, spec.Input, string(cols), now.UnixNano(), spec.Mapping, spec.Version.String())
 	if err != nil {
 		return Run{}, fmt.Errorf("state: %w", err)
 	}
 	id, _ := res.LastInsertId()
-	return Run{ID: id, Command: spec.Command, Input: spec.Input, Columns: spec.Columns, Mapping: spec.Mapping, API: spec.API, Started: now}, s.commitLocked()
+	s.version = spec.Version
+	return Run{ID: id, Command: spec.Command, Input: spec.Input, Columns: spec.Columns, Mapping: spec.Mapping, API: spec.Version.String(), Started: now}, s.commitLocked()
 }
 
 // FinishRun records how a run ended, drops rows past its last sequence

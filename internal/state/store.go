@@ -29,6 +29,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/provision/provision/internal/profile"
 )
 
 // Store is an open state file. Its methods are safe for concurrent use; they
@@ -42,6 +44,8 @@ type Store struct {
 	now  func() time.Time
 	path string
 	seen *seen // identities admitted in the run being admitted
+
+	version profile.Version // the contract of the run begun last
 
 	attemptTimeout time.Duration // recorded with every attempt, see SetAttemptTimeout
 
