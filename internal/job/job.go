@@ -27,7 +27,7 @@ import (
 
 // API is what a run needs from the server.
 type API interface {
-	worker.Creator
+	worker.Writer
 	reconcile.Lister
 }
 
@@ -45,7 +45,19 @@ type Config struct {
 	Version profile.Version
 	// NoAdopt skips listing the org when the ledger is empty (an org known
 	// to be empty).
-	NoAdopt     bool
+	NoAdopt bool
+	// Sync makes the org match the export: rows whose profile holds other
+	// data are updated, and managed profiles the export no longer names
+	// are handled by Absent, within MaxAbsent.
+	Sync      bool
+	Absent    Absent
+	MaxAbsent Limit
+	// IdentityColumn is the input column identities are read from: absent
+	// profiles show theirs there in the report.
+	IdentityColumn string
+	// Dry: the API's writes are answered by a stand-in and nothing is
+	// paced or swept; a plan runs so, on a copy of the state.
+	Dry         bool
 	Input       *reader.Reader
 	InputName   string // the file as given, "-" for stdin; with the command it keys resumption
 	Store       *state.Store
@@ -164,7 +176,11 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 	if err := checkMapping(cfg.Store, cfg.Mapping, cfg.Remap); err != nil {
 		return Result{}, err
 	}
-	run, err := cfg.Store.BeginRun(state.Spec{Command: "run", Input: cfg.InputName, Columns: cfg.Input.Columns(), Mapping: cfg.Mapping, Version: cfg.Version})
+	command := "run"
+	if cfg.Sync {
+		command = "sync"
+	}
+	run, err := cfg.Store.BeginRun(state.Spec{Command: command, Input: cfg.InputName, Columns: cfg.Input.Columns(), Mapping: cfg.Mapping, Version: cfg.Version})
 	if err != nil {
 		return Result{}, err
 	}
@@ -189,7 +205,10 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 		return Result{Run: run, Fatal: errors.Is(err, reconcile.ErrFatal), Stopped: err.Error()}, err
 	}
 
-	pool := &worker.Pool{Creator: cfg.API, Pacer: cfg.Pacer, Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts, Now: cfg.Now}
+	pool := &worker.Pool{Creator: cfg.API, Writer: cfg.API, Pacer: cfg.Pacer, Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts, Now: cfg.Now}
+	if cfg.Dry {
+		pool.Pacer = unpaced{} // nothing goes out: nothing to pace
+	}
 	var wg sync.WaitGroup
 	var rows int64
 	var readErr error
@@ -227,7 +246,7 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 	if r.recErr != nil {
 		return res, r.recErr
 	}
-	if res.Stopped == "" {
+	if res.Stopped == "" && !cfg.Dry {
 		if err := r.sweep(stopCtx); err != nil {
 			res.Stopped = "sweep: " + err.Error()
 			res.Fatal = errors.Is(err, reconcile.ErrFatal)
@@ -290,11 +309,24 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 		if in.Problem == nil {
 			in.Problem = profile.ValidateFor(rec.Request, r.cfg.Version)
 		}
+		in.Sync = r.cfg.Sync
 		d, err := r.cfg.Store.Admit(r.run.ID, in)
 		if err != nil {
 			return seq, abandon(err)
 		}
 		switch {
+		case r.cfg.Sync && d.ProfileID != "" && d.ErrorType == "" && (d.Status == profile.StatusSkipped || d.Status == profile.StatusCreated):
+			t, settled := r.syncRow(seq, rec.Line, rec.Request, d)
+			if settled {
+				continue
+			}
+			r.open.Add(1)
+			batch = append(batch, t)
+			if len(batch) == cap(batch) {
+				if err := flush(); err != nil {
+					return seq, abandon(err)
+				}
+			}
 		case d.Send:
 			r.open.Add(1)
 			batch = append(batch, worker.Task{Seq: seq, Line: rec.Line, Identity: rec.Request.Identity(), Request: rec.Request})
@@ -318,6 +350,23 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 				send: rec.Request}, r.started.Add(max(r.cfg.Timeout, d.AttemptTimeout)))
 		default:
 			r.cfg.Progress.Add(d.Status)
+		}
+	}
+	if r.cfg.Sync && stop.Err() == nil {
+		if err := flush(); err != nil {
+			return seq, abandon(err)
+		}
+		var err error
+		seq, err = r.absentees(stop, seq, func(t worker.Task) error {
+			r.open.Add(1)
+			batch = append(batch, t)
+			if len(batch) == cap(batch) {
+				return flush()
+			}
+			return nil
+		})
+		if err != nil {
+			return seq, abandon(err)
 		}
 	}
 	if err := flush(); err != nil {
@@ -408,6 +457,10 @@ func (r *runner) settleUnsent(t worker.Task, attempts int) {
 // a recorded status.
 func (r *runner) settle(stop context.Context) func(worker.Done) {
 	return func(d worker.Done) {
+		if d.Op != worker.OpCreate {
+			r.settleWrite(d)
+			return
+		}
 		res := d.Result
 		o := state.Outcome{Seq: d.Seq, Identity: d.Identity, Attempts: d.Attempts, RequestID: res.RequestID,
 			ErrorType: res.ErrorType, ErrorMessage: res.Message}

@@ -272,3 +272,11 @@ func (s instantServer) Create(_ context.Context, req profile.Request) client.Res
 	s.profiles = append(s.profiles, p)
 	return client.Result{Kind: client.Created, Status: 200, Profile: p}
 }
+
+// Update and Delete: the run command never sends them.
+func (s *lateServer) Update(context.Context, string, any) client.Result {
+	return client.Result{Kind: client.Rejected}
+}
+func (s *lateServer) Delete(context.Context, string) client.Result {
+	return client.Result{Kind: client.Rejected}
+}

@@ -24,6 +24,9 @@ type Input struct {
 	Fields  []profile.Field
 	Request profile.Request
 	Problem *profile.Problem // set: the row is invalid
+	// Sync: a row whose profile holds other data is left to the caller to
+	// update (Decision.Known), not marked profile_changed.
+	Sync bool
 }
 
 // Decision is what Admit decided for a row.
@@ -37,6 +40,10 @@ type Decision struct {
 	ProfileID    string
 	ErrorType    string
 	ErrorMessage string
+	// For a sync, of a row whose identity has a profile: what the ledger
+	// knows the profile holds, and what a sync did to it (suspended).
+	Known  profile.Request
+	Absent string
 	// For parked rows: when the unresolved attempt was made, the request
 	// timeout of the process that made it (0 when not recorded), and the
 	// request it sent, which is what reconciliation must look for (the
@@ -63,6 +70,17 @@ func (s *Store) Admit(runID int64, in Input) (Decision, error) {
 	switch {
 	case in.Problem != nil:
 		d = Decision{Status: profile.StatusInvalid, ErrorType: in.Problem.Rule, ErrorMessage: in.Problem.At(in.Line)}
+		if in.Request.ExternalID != nil {
+			// The export still names this user: a sync must not take a
+			// row it cannot read for a user who left.
+			identity = in.Request.Identity()
+			if s.seen == nil || s.seen.run != runID {
+				if err := s.loadSeen(runID); err != nil {
+					return d, err
+				}
+			}
+			s.seen.add(identity)
+		}
 	default:
 		identity = in.Request.Identity()
 		var err error
@@ -126,6 +144,13 @@ func (s *Store) decide(runID int64, in Input, identity string) (Decision, error)
 		}
 	}
 	switch {
+	case e.status == ledgerDeleted:
+		// A sync deleted this user's profile and the user is back: a new
+		// profile, sent as any new row is.
+		if _, err := s.st.ledgerRevive.Exec(hash, string(body), s.now().UnixNano(), int64(s.attemptTimeout), runID, identity); err != nil {
+			return Decision{}, fmt.Errorf("state: %w", err)
+		}
+		return Decision{Send: true}, nil
 	case e.status == ledgerPending:
 		return Decision{Status: profile.StatusPending, AttemptAt: time.Unix(0, e.attemptAt), AttemptTimeout: time.Duration(e.attemptTimeout), Sent: e.sent(),
 			ErrorType: profile.ErrorOutcomeUnknown, ErrorMessage: "an earlier attempt's outcome is unknown; it is reconciled before anything is sent again"}, nil
@@ -139,6 +164,9 @@ func (s *Store) decide(runID int64, in Input, identity string) (Decision, error)
 	if e.runID == runID {
 		status = profile.StatusCreated // by an earlier process of this same run
 	}
+	if in.Sync {
+		return Decision{Status: status, ProfileID: e.profileID, Known: e.sent(), Absent: e.absent}, nil
+	}
 	if e.hash != hash {
 		return Decision{Status: status, ProfileID: e.profileID, ErrorType: profile.ErrorProfileChanged, ErrorMessage: changedMessage(in.Line, e, in.Request)}, nil
 	}
@@ -150,6 +178,7 @@ func (s *Store) decide(runID int64, in Input, identity string) (Decision, error)
 const (
 	ledgerPending = "pending"
 	ledgerCreated = "created"
+	ledgerDeleted = "deleted" // by a sync; the entry remembers it did
 )
 
 type entry struct {
@@ -229,6 +258,9 @@ type Outcome struct {
 	// Others are further profiles found holding the identity (created:
 	// reconciliation found several); the ledger remembers them.
 	Others []string
+	// Want is what the profile holds after an update (updated, suspended,
+	// reactivated): the ledger's knowledge of the org moves with it.
+	Want profile.Request
 	// Release drops a pending ledger entry of a row recorded pending: set
 	// when nothing can have been created (the row was never sent), so the
 	// next run sends it without a listing.
@@ -269,6 +301,19 @@ func (s *Store) recordLocked(runID int64, o Outcome) error {
 		if o.Release {
 			_, err = s.st.ledgerDelete.Exec(o.Identity)
 		}
+	case profile.StatusUpdated, profile.StatusReactivated, profile.StatusSuspended:
+		absent := ""
+		if o.Status == profile.StatusSuspended {
+			absent = "suspended"
+		}
+		var body []byte
+		if body, err = json.Marshal(o.Want); err == nil {
+			_, err = s.st.ledgerUpdated.Exec(string(body), o.Want.ContentHash(), absent, o.Identity)
+		}
+	case profile.StatusDeleted:
+		_, err = s.st.ledgerDeleted.Exec(o.Identity)
+	case profile.StatusSkipped, profile.StatusAbsent:
+		// Only the row changes: a sync left the profile as it is.
 	default:
 		return fmt.Errorf("state: cannot record status %q", o.Status)
 	}

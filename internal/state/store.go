@@ -56,11 +56,12 @@ type stmts struct {
 	dupOf, ledgerGet, ledgerPending, ledgerCreated, ledgerDelete, ledgerRetry, ledgerNamed *sql.Stmt
 	rowUpsert, rowOutcome                                                                  *sql.Stmt
 	orgGet, orgInsert, orgOthers                                                           *sql.Stmt
+	ledgerRevive, ledgerUpdated, ledgerDeleted, absentRow                                  *sql.Stmt
 }
 
 func (st *stmts) all() []*sql.Stmt {
 	return []*sql.Stmt{st.dupOf, st.ledgerGet, st.ledgerPending, st.ledgerCreated, st.ledgerDelete, st.ledgerRetry, st.ledgerNamed,
-		st.rowUpsert, st.rowOutcome, st.orgGet, st.orgInsert, st.orgOthers}
+		st.rowUpsert, st.rowOutcome, st.orgGet, st.orgInsert, st.orgOthers, st.ledgerRevive, st.ledgerUpdated, st.ledgerDeleted, st.absentRow}
 }
 
 var uriEscaper = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
@@ -142,6 +143,13 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.st.orgInsert, `INSERT INTO ledger (identity, status, profile_id, content_hash, request, created_at, run_id, origin, named) VALUES (?, 'created', ?, ?, ?, ?, 0, 'adopted', 0)
 			ON CONFLICT(identity) DO NOTHING`},
 		{&s.st.orgOthers, `UPDATE ledger SET others = ? WHERE identity = ?`},
+		{&s.st.ledgerRevive, `UPDATE ledger SET status = 'pending', profile_id = NULL, content_hash = ?, request = ?, attempt_at = ?, attempt_timeout = ?, created_at = NULL,
+			run_id = ?, origin = 'created', named = 1, others = '', absent = '' WHERE identity = ? AND status = 'deleted'`},
+		{&s.st.ledgerUpdated, `UPDATE ledger SET request = ?, content_hash = ?, absent = ? WHERE identity = ? AND status = 'created'`},
+		{&s.st.ledgerDeleted, `UPDATE ledger SET status = 'deleted', absent = 'deleted', others = '' WHERE identity = ? AND status = 'created'`},
+		{&s.st.absentRow, `INSERT INTO rows (run_id, seq, line, identity, fields, status, profile_id, error_type, error_message) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT(run_id, seq) DO UPDATE SET identity = excluded.identity, fields = excluded.fields, status = excluded.status,
+			profile_id = excluded.profile_id, error_type = excluded.error_type, error_message = excluded.error_message, attempts = 0, request_id = ''`},
 	}
 	for _, x := range q {
 		st, err := s.conn.PrepareContext(ctx, x.sql)

@@ -21,6 +21,27 @@ type Creator interface {
 	Create(ctx context.Context, req profile.Request) client.Result
 }
 
+// Writer sends every write a sync makes: creates, partial updates and
+// deletes.
+type Writer interface {
+	Creator
+	Update(ctx context.Context, id string, body any) client.Result
+	Delete(ctx context.Context, id string) client.Result
+}
+
+// Op is what a task asks of the server.
+type Op uint8
+
+// The operations. A create is the only one that is not safe to send
+// again: the API has no idempotency key, so an unknown outcome of a create
+// goes back to the caller for reconciliation, while an update (same fields
+// again) or a delete (a profile already gone counts as deleted) is retried.
+const (
+	OpCreate Op = iota
+	OpUpdate
+	OpDelete
+)
+
 // Pacer is the shared governor: Wait before every request, Observe every answer.
 type Pacer interface {
 	Wait(ctx context.Context) error
@@ -32,7 +53,18 @@ type Task struct {
 	Seq      int64
 	Line     int
 	Identity string
-	Request  profile.Request
+	Request  profile.Request // create: the request; update: the desired content
+	Op       Op
+	// ProfileID and Body are the target and partial body of an update
+	// (ProfileID alone for a delete).
+	ProfileID string
+	Body      any
+	// Status is what the row becomes when the write succeeds (updated,
+	// suspended, reactivated, deleted); Note says what changed, and
+	// ErrType flags it (cannot_clear) though the write succeeds.
+	Status  profile.Status
+	Note    string
+	ErrType string
 }
 
 // Done is the end of one task in this pool: its last result and the number
@@ -49,7 +81,10 @@ type Done struct {
 
 // Pool sends tasks with bounded concurrency.
 type Pool struct {
+	// Creator sends creates; Writer, when set, every operation (it is then
+	// also the Creator).
 	Creator     Creator
+	Writer      Writer
 	Pacer       Pacer
 	Concurrency int
 	MaxAttempts int           // requests per task for retryable outcomes; 0 = 5
@@ -99,12 +134,12 @@ func (p *Pool) one(stop, send context.Context, t Task) Done {
 			return d
 		}
 		d.Sending = now()
-		res := p.Creator.Create(send, t.Request)
+		res := p.send(send, t)
 		d.Attempts++
 		d.Result = res
 		sig := governor.ParseHeaders(res.Header, res.Status, now())
 		p.Pacer.Observe(sig)
-		if res.Kind != client.Retry || d.Attempts >= maxAttempts {
+		if !p.retry(t, res) || d.Attempts >= maxAttempts {
 			return d
 		}
 		delay := governor.Backoff(d.Attempts, base, capDelay, sig.RetryAfter, rand.Float64())
@@ -113,4 +148,34 @@ func (p *Pool) one(stop, send context.Context, t Task) Done {
 			return d
 		}
 	}
+}
+
+func (p *Pool) send(ctx context.Context, t Task) client.Result {
+	switch t.Op {
+	case OpCreate:
+		if p.Writer != nil {
+			return p.Writer.Create(ctx, t.Request)
+		}
+		return p.Creator.Create(ctx, t.Request)
+	case OpUpdate:
+		return p.Writer.Update(ctx, t.ProfileID, t.Body)
+	case OpDelete:
+		return p.Writer.Delete(ctx, t.ProfileID)
+	}
+	panic("worker: unknown op")
+}
+
+// retry reports whether an outcome may be sent again: what created nothing
+// for any operation, and an unknown outcome of a write that is safe to
+// repeat.
+func (p *Pool) retry(t Task, res client.Result) bool {
+	switch res.Kind {
+	case client.Retry:
+		return true
+	case client.Unknown:
+		return t.Op != OpCreate
+	case client.Created, client.Rejected, client.Fatal:
+		return false
+	}
+	panic("worker: unknown outcome kind")
 }
