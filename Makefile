@@ -26,10 +26,17 @@ demo: build
 bench: build
 	./scripts/bench.sh
 
+# Every fuzz target under internal/, found by name, so that a new or renamed
+# one is never left out; FUZZTIME each.
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzCSV -fuzztime 60s ./internal/reader/
-	$(GO) test -run '^$$' -fuzz FuzzJSONL -fuzztime 60s ./internal/reader/
-	$(GO) test -run '^$$' -fuzz FuzzValidate -fuzztime 60s ./internal/profile/
+	@set -e; for file in $$(grep -rl --include='*_test.go' '^func Fuzz' internal | sort); do \
+		pkg=./$$(dirname $$file); \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+			echo "$(GO) test -run '^$$' -fuzz '^$$target\$$' -fuzztime $(FUZZTIME) $$pkg"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 clean:
 	rm -rf bin out

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 
 	"github.com/provision/provision/internal/client"
 	"github.com/provision/provision/internal/governor"
@@ -14,36 +13,39 @@ import (
 // ledger, so the next run skips users the org already holds: after a
 // restore from an older backup, or before a first run against an org that
 // another tool filled.
-func adoptCommand(stop context.Context, args []string, stdout, stderr io.Writer, getenv env) (int, error) {
-	o := &runOptions{command: "adopt"}
-	if err := o.parse(args, stderr); err != nil {
-		return exitUsage, err
+func adoptCommand(stop context.Context, args []string, ios streams, getenv env) error {
+	o := &options{cmd: commandAdopt()}
+	if err := o.parse(args, ios.out); err != nil {
+		return err
 	}
-	if err := o.validate(getenv); err != nil {
-		return exitUsage, err
+	if err := o.check(getenv); err != nil {
+		return err
 	}
-	log := newLogger(o.logFormat, stderr)
+	if err := checkOutputs(output{"--state", o.statePath}); err != nil {
+		return err
+	}
+	log := newLogger(o.logFormat, ios.err)
 	st, unlock, err := openState(o.statePath)
 	if err != nil {
-		return exitUsage, err
+		return err
 	}
 	defer unlock()
 	defer st.Close()
-	api, err := client.New(client.Config{BaseURL: o.baseURL, APIKey: o.apiKey, Timeout: o.timeout, Concurrency: o.concurrency, UserAgent: "provision/" + version})
+	api, err := client.New(client.Config{BaseURL: o.baseURL, APIKey: o.apiKey, Timeout: o.timeout, Concurrency: o.concurrency, UserAgent: "provision/" + version, Version: o.readerOpts.Version})
 	if err != nil {
-		return exitUsage, &usageError{err}
+		return &usageError{err: err}
 	}
 	obs, err := job.Adopt(stop, job.Config{Target: targetOf(o.baseURL), Store: st, API: api, Pacer: governor.New(governor.Config{Ceiling: o.rate}), Logger: log})
 	if err != nil {
-		return exitStopped, err
+		return err
 	}
-	fmt.Fprintf(stdout, "Listed %d profiles: %d adopted, %d already known, %d duplicates.\n",
+	fmt.Fprintf(ios.out, "Listed %d profiles: %d adopted, %d already known, %d duplicates.\n",
 		obs.Listed, obs.Adopted, obs.Listed-obs.Adopted-len(obs.Duplicates), len(obs.Duplicates))
 	for _, d := range obs.Duplicates {
-		fmt.Fprintf(stdout, "duplicate: %s holds %s and %s\n", d.Identity, d.Kept, d.Other)
+		fmt.Fprintf(ios.out, "duplicate: %s holds %s and %s\n", d.Identity, d.Kept, d.Other)
 	}
 	if len(obs.Duplicates) > 0 {
-		return exitRows, nil
+		return exitWith(exitRows, nil)
 	}
-	return exitOK, nil
+	return nil
 }

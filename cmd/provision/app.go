@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,25 +11,22 @@ import (
 	"time"
 
 	"github.com/provision/provision/internal/emulator"
-	"github.com/provision/provision/internal/job"
-	"github.com/provision/provision/internal/reader"
-	"github.com/provision/provision/internal/state"
 )
 
-// Exit codes, documented in the help text and the README.
-const (
-	exitOK       = 0 // every row created or already provisioned (validate: every row valid)
-	exitRows     = 1 // finished; some rows invalid, failed or pending
-	exitUsage    = 2 // usage or configuration error; nothing sent
-	exitStopped  = 3 // stopped early (signal, refused credentials, error budget); re-run to resume
-	exitLocked   = 4 // another run holds the state's lock
-	forcedExitIn = 3 * time.Second
-)
+// forcedExitIn is how long a run may still take to record what it has
+// after a second signal, before the process exits at once.
+const forcedExitIn = 3 * time.Second
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-const usageText = `provision creates Anthropic user profiles in bulk from a user export (CSV or JSONL),
+// commandNames are the commands Main knows, for "did you mean".
+func commandNames() []string {
+	return []string{"run", "validate", "adopt", "report", "emulator", "version", "help"}
+}
+
+func usageText() string {
+	return `provision creates Anthropic user profiles in bulk from a user export (CSV or JSONL),
 exactly once per row, and writes a report of what became of every row.
 
 Usage:
@@ -41,6 +37,9 @@ Usage:
   provision emulator        a local User Profiles API server for demos and tests
   provision version
 
+run, validate and adopt accept the same flags (each ignores those it has no use for), so a
+crontab line is dry-run by changing its verb.
+
 Examples:
   export ANTHROPIC_API_KEY=...            # or --api-key-file /run/secrets/anthropic
   provision validate users.csv
@@ -50,37 +49,23 @@ Examples:
 
 Run "provision COMMAND -h" for a command's flags.
 
-Exit codes:
-  0  every row created or already provisioned (validate: every row valid)
-  1  finished; some rows invalid, failed or pending (see the report)
-  2  usage or configuration error; nothing was sent
-  3  stopped early (signal, refused credentials, error budget); re-run the same command to resume
-  4  another run holds the state's lock
-`
-
-// usageError is a problem with the command line or configuration: nothing
-// was sent.
-type usageError struct{ err error }
-
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
-
-func usagef(format string, args ...any) error {
-	return &usageError{fmt.Errorf(format, args...)}
+` + exitCodesText()
 }
 
 // env reads the environment; tests pass their own.
 type env func(string) string
 
-// Main runs one command and returns its exit code. First SIGINT/SIGTERM
+// stopSignal is why a run was asked to stop: the signal received.
+type stopSignal struct{ sig os.Signal }
+
+func (s *stopSignal) Error() string { return "received " + s.sig.String() }
+
+// Main runs one command and returns its exit code. A first SIGINT/SIGTERM
 // stops dispatching and drains; a second abandons requests on the wire
 // (their rows stay pending for the next run) and, if the run still has not
 // ended shortly after, exits at once.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv env) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usageText)
-		return exitUsage
-	}
+	ios := newStreams(stdin, stdout, stderr)
 	stop, stopNow := context.WithCancelCause(context.Background())
 	send, sendNow := context.WithCancel(context.Background())
 	defer stopNow(nil)
@@ -93,62 +78,68 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv env) 
 		if !ok {
 			return
 		}
-		stopNow(fmt.Errorf("received %s", sig))
+		stopNow(&stopSignal{sig})
 		if _, ok := <-sigs; !ok {
 			return
 		}
+		fmt.Fprintln(ios.err, "provision: abandoning the requests in flight; their rows stay pending until the next run")
 		sendNow()
 		time.Sleep(forcedExitIn)
-		os.Exit(exitStopped)
+		os.Exit(int(exitStopped))
 	}()
-
-	cmd, rest := args[0], args[1:]
-	var err error
-	code := exitOK
-	switch cmd {
-	case "run", "validate":
-		code, err = runCommand(stop, send, cmd, rest, stdin, stdout, stderr, getenv)
-	case "adopt":
-		code, err = adoptCommand(stop, rest, stdout, stderr, getenv)
-	case "report":
-		err = reportCommand(rest, stdout, stderr)
-	case "emulator":
-		err = emulator.Main(stop, rest, stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintf(stdout, "provision %s\n", version)
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usageText)
-	default:
-		fmt.Fprintf(stderr, "provision: unknown command %q\n\n%s", cmd, usageText)
-		return exitUsage
-	}
-	if err == nil {
-		return code
-	}
-	if mapped := exitCode(err, stderr); code == exitOK || mapped != exitStopped {
-		return mapped
-	}
-	return code // the command's own code, said together with its error
-
+	err := dispatch(stop, send, args, ios, stderr, getenv)
+	tell(ios.err, err)
+	return int(exitCodeFor(err))
 }
 
-// exitCode is the one place that maps errors to exit codes.
-func exitCode(err error, stderr io.Writer) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
+// dispatch runs the command args name.
+func dispatch(stop, send context.Context, args []string, ios streams, stderr io.Writer, getenv env) error {
+	if len(args) == 0 {
+		return &usageError{err: errors.New("no command given"), usage: usageText()}
 	}
-	fmt.Fprintf(stderr, "provision: %v\n", err)
-	var ue *usageError
-	var re *reader.UsageError
-	var ee *emulator.UsageError
-	var le *state.LockedError
-	var te *state.TargetError
-	var me *job.MappingError
-	switch {
-	case errors.As(err, &le):
-		return exitLocked
-	case errors.As(err, &ue), errors.As(err, &re), errors.As(err, &ee), errors.As(err, &te), errors.As(err, &me):
-		return exitUsage
+	name, rest := args[0], args[1:]
+	switch name {
+	case "run":
+		return runCommand(stop, send, rest, ios, getenv)
+	case "validate":
+		return validateCommand(stop, rest, ios, getenv)
+	case "adopt":
+		return adoptCommand(stop, rest, ios, getenv)
+	case "report":
+		return reportCommand(rest, ios)
+	case "emulator":
+		return emulator.Main(stop, rest, ios.out, stderr)
+	case "version", "--version":
+		fmt.Fprintf(ios.out, "provision %s\n", version)
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(ios.out, usageText())
+		return nil
 	}
-	return exitStopped
+	msg := fmt.Sprintf("unknown command %q", name)
+	if best := closest(name, commandNames()); best != "" {
+		msg += fmt.Sprintf("; did you mean %s?", best)
+	}
+	return &usageError{err: errors.New(msg), usage: usageText()}
+}
+
+// acknowledgeStop tells the person, as soon as the first signal arrives,
+// that it was heard and what a second one does; a drain can take a while.
+// It returns a function that ends the wait.
+func acknowledgeStop(stop context.Context, ios streams, log interface{ Warn(string, ...any) }) (done func()) {
+	end := make(chan struct{})
+	go func() {
+		select {
+		case <-stop.Done():
+		case <-end:
+			return
+		}
+		var s *stopSignal
+		if errors.As(context.Cause(stop), &s) && s.sig != os.Interrupt {
+			log.Warn("stopping: finishing requests in flight; send the signal again to abandon them", "signal", s.sig.String())
+			return
+		}
+		log.Warn("stopping: finishing requests in flight; press Ctrl-C again to abandon them")
+	}()
+	return func() { close(end) }
 }

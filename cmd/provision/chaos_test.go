@@ -405,13 +405,13 @@ func chaosDeadline(rows int) time.Duration {
 	return 2*time.Minute + time.Duration(rows)*500*time.Millisecond
 }
 
-func exitCodeOf(err error) int {
+func exitCodeOf(err error) exitCode {
 	if err == nil {
-		return 0
+		return exitOK
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return ee.ExitCode()
+		return exitCode(ee.ExitCode())
 	}
 	return -1
 }

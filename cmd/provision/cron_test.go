@@ -240,7 +240,7 @@ func TestSignals(t *testing.T) {
 			}
 			err := cmd.Wait()
 			took := time.Since(start)
-			if code := cmd.ProcessState.ExitCode(); code != exitStopped {
+			if code := exitCode(cmd.ProcessState.ExitCode()); code != exitStopped {
 				t.Fatalf("exit %d (%v), want %d\n%s", code, err, exitStopped, out.String())
 			}
 			if took > 5*time.Second {

@@ -118,7 +118,7 @@ func (e *emu) profiles(t testing.TB) []profile.Profile {
 
 // result is one finished provision process.
 type result struct {
-	code           int
+	code           exitCode
 	stdout, stderr string
 }
 
@@ -162,10 +162,10 @@ func (w *workdir) run(args ...string) result {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
-	code := 0
+	code := exitOK
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		code = ee.ExitCode()
+		code = exitCode(ee.ExitCode())
 	} else if err != nil {
 		w.t.Fatal(err)
 	}

@@ -399,7 +399,7 @@ func TestOrgLateBeyondSettle(t *testing.T) {
 			content, rows := chaosExport(30, seed)
 			input := w.write("users.csv", content)
 			reported := map[string][]string{}
-			var codes []int
+			var codes []exitCode
 			for run := range 2 {
 				res := w.provision("run", input, "--timeout", "300ms", "--settle", "100ms")
 				codes = append(codes, res.code)

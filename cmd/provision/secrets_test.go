@@ -104,14 +104,14 @@ func TestConfigurationErrorsSendNothing(t *testing.T) {
 		{"bad report extension", []string{"--report", "r.xlsx"}, "", "--report"},
 		{"bad mapping", []string{"--map", "nickname=nick"}, "", "nickname"},
 		{"mapped column missing", []string{"--map", "name=full_name"}, "", "full_name"},
-		{"utf-16 without --encoding", []string{"--format", "csv"}, "", "UTF-16"},
+		{"windows-1252 without --encoding", []string{"--format", "csv"}, "", "--encoding windows-1252"},
 		{"unknown format", []string{"--format", "xml"}, "", "xml"},
 		{"zero concurrency", []string{"--concurrency", "0"}, "", "--concurrency"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := input
-			if strings.HasPrefix(tc.name, "utf-16") {
-				file = w.write("utf16.csv", "\xff\xfee\x00x\x00\n\x00")
+			if strings.HasPrefix(tc.name, "windows-1252") {
+				file = w.write("latin.csv", "external_id,name\nu-1,Ren\xe9e\n")
 			}
 			saved := w.env
 			if tc.env != "" {

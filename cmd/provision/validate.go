@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/provision/provision/internal/job"
+	"github.com/provision/provision/internal/report"
+)
+
+// validateCommand reads and checks every row and writes the report a run
+// would, sending nothing and opening no state.
+func validateCommand(stop context.Context, args []string, ios streams, getenv env) error {
+	o := &options{cmd: commandValidate()}
+	if err := o.parse(args, ios.out); err != nil {
+		return err
+	}
+	if err := o.check(getenv); err != nil {
+		return err
+	}
+	if err := checkOutputs(o.outputs(false)...); err != nil {
+		return err
+	}
+	log := newLogger(o.logFormat, ios.err)
+	in, err := openInput(o, ios.in, log)
+	if err != nil {
+		return err
+	}
+	defer in.close()
+	prog := newProgress(o, ios, log, in)
+	started := time.Now()
+	res, err := job.Validate(stop, job.ValidateConfig{Input: in.rd, Version: o.readerOpts.Version,
+		ReportPath: o.reportPath, ReportFormat: o.reportFormat, Progress: prog})
+	prog.Close()
+	if err != nil {
+		return err
+	}
+	sum := report.Summary{Command: o.cmd.name, Started: started, ReportPath: o.reportPath, Counts: res.Counts, ErrorTypes: res.ErrorTypes}
+	return exitWith(finish(o, log, ios.out, sum, "", false))
+}
