@@ -262,6 +262,7 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 func (r *runner) produce(stop context.Context) (int64, error) {
 	var seq int64
 	leftover := false // a row an earlier run left pending has been seen
+	noID := 0         // valid rows without an external_id
 	batch := make([]worker.Task, 0, r.cfg.Batch)
 	flush := func() error {
 		if len(batch) == 0 {
@@ -310,6 +311,9 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 			in.Problem = profile.ValidateFor(rec.Request, r.cfg.Version)
 		}
 		in.Sync = r.cfg.Sync
+		if in.Problem == nil && rec.Request.ExternalID == nil {
+			noID++
+		}
 		d, err := r.cfg.Store.Admit(r.run.ID, in)
 		if err != nil {
 			return seq, abandon(err)
@@ -351,6 +355,12 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 		default:
 			r.cfg.Progress.Add(d.Status)
 		}
+	}
+	if noID > 0 {
+		r.log.Warn("rows without an external_id are identified by their content: a changed row is then another user", "rows", noID)
+	}
+	if groups, err := r.cfg.Store.Variants(context.Background(), r.run.ID, 5); err == nil && len(groups) > 0 {
+		r.log.Warn("external_ids that differ only by case or surrounding spaces are different users to the API", "examples", fmt.Sprint(groups))
 	}
 	if r.cfg.Sync && stop.Err() == nil {
 		if err := flush(); err != nil {

@@ -24,13 +24,15 @@ type memOrg struct {
 	profiles []profile.Profile // oldest first
 	bodies   []string          // every update body, as JSON
 	deletes  int
+	made     int // profiles ever created: ids are never reused
 }
 
 func (o *memOrg) Create(_ context.Context, req profile.Request) client.Result {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	now := time.Now().UTC()
-	p := profile.Profile{ID: fmt.Sprintf("uprof_%024d", len(o.profiles)+1), CreatedAt: now, UpdatedAt: now}
+	o.made++
+	p := profile.Profile{ID: fmt.Sprintf("uprof_%024d", o.made), CreatedAt: now, UpdatedAt: now}
 	apply(&p, req)
 	o.profiles = append(o.profiles, p)
 	return client.Result{Kind: client.Created, Status: 200, Profile: p}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -73,4 +74,20 @@ func parseHolder(s string) (pid int, since time.Time) {
 		}
 	}
 	return pid, since
+}
+
+// LockPath is the lock file of the state at statePath: beside the file the
+// path resolves to, so that two paths to one state (a symlink, another
+// relative path) take the same lock.
+func LockPath(statePath string) string {
+	p := statePath
+	if r, err := filepath.EvalSymlinks(statePath); err == nil {
+		p = r
+	} else if dir, err := filepath.EvalSymlinks(filepath.Dir(statePath)); err == nil {
+		p = filepath.Join(dir, filepath.Base(statePath)) // the state does not exist yet
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	return p + ".lock"
 }

@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/provision/provision/internal/profile"
 )
@@ -89,4 +90,29 @@ func (s *Store) FieldNames(ctx context.Context, runID int64) ([]string, error) {
 		return nil
 	})
 	return names, err
+}
+
+// Variants returns up to limit groups of the run's external_ids that differ
+// only by letter case or surrounding spaces: to the API they are distinct
+// users, which is seldom what the export meant.
+func (s *Store) Variants(ctx context.Context, runID int64, limit int) ([][]string, error) {
+	if err := s.Commit(); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT group_concat(DISTINCT substr(identity, 13)) FROM rows
+		WHERE run_id = ? AND identity LIKE 'external_id:%'
+		GROUP BY lower(trim(substr(identity, 13))) HAVING count(DISTINCT identity) > 1 LIMIT ?`, runID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	defer rows.Close()
+	var out [][]string
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			return nil, fmt.Errorf("state: %w", err)
+		}
+		out = append(out, strings.Split(g, ","))
+	}
+	return out, rows.Err()
 }

@@ -319,3 +319,30 @@ func TestMigrateAddsAttemptTimeout(t *testing.T) {
 		s2.Close()
 	}
 }
+
+// Two paths to one state, one of them a symlink, must take one lock.
+func TestLockPathResolvesSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real.db")
+	s := open(t, real)
+	s.Close()
+	link := filepath.Join(dir, "link.db")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := LockPath(real), LockPath(link); a != b {
+		t.Fatalf("lock paths differ: %s and %s", a, b)
+	}
+	unlock, err := Lock(LockPath(real))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	var le *LockedError
+	if _, err := Lock(LockPath(link)); !errors.As(err, &le) {
+		t.Fatalf("second lock through the symlink: %v, want LockedError", err)
+	}
+	if got := LockPath(filepath.Join(dir, "new.db")); got != filepath.Join(dir, "new.db.lock") && !strings.HasSuffix(got, "/new.db.lock") {
+		t.Fatalf("lock of a state not yet made: %s", got)
+	}
+}
