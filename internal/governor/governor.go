@@ -1,68 +1,76 @@
 // Package governor paces every request of a run through one shared, adaptive
-// limiter (invariant 3 of DESIGN.md): a 429 slows all workers, not only the
-// one that saw it, and without a --rate the governor finds the server's limit
-// by itself.
+// limiter (docs/ARCHITECTURE.md, "Invariant 3: one governor"): a 429 slows
+// all workers, not only the one that saw it, and without a --rate the
+// governor finds the server's limit by itself. The numbers live in the
+// constants of pace.go; this comment says why they act as they do.
 //
 // The next pace is decided by a pure function, nextState, of the current
 // state, one answer's Signal and the time; the Governor wraps it in a mutex
 // and applies the pace to a golang.org/x/time/rate limiter. The limiter's burst
 // is 1 by default: evenly spaced requests never empty a small server bucket
-// the way bursts do. Slots are reserved at most horizon (50 ms) ahead, so a
-// change of pace applies within 50 ms, and a timer that fires late on a busy
-// machine is made up for by the other workers instead of delaying every slot.
+// the way bursts do. Slots are reserved at most horizon ahead, so a change of
+// pace applies within horizon, and a timer that fires late on a busy machine
+// is made up for by the other workers instead of delaying every slot.
 //
 // Three signals are used, strongest first:
 //
-//   - A 429 (or 503/529) lowers the pace (by half in slow start, by 0.7, or by
-//     0.9 when it came while probing near the last limit) and, with a
-//     retry-after, pauses every worker until that has passed. The requests in
-//     flight when the bucket ran dry come back refused together, so only the
-//     first refusal of an episode counts: those arriving while paused or
-//     within hardWindow of the last decrease change nothing.
+//   - A 429 lowers the pace, most in slow start (slowStartHardCut), least
+//     when it came while probing near the last limit (nearMarkCut), and
+//     marks the pace it cut as the limit. A 503 or 529 says the server is
+//     busy, not where its limit is: it lowers the pace gently (overloadCut)
+//     and leaves the mark alone, so a trickle of them cannot walk the pace
+//     down to nothing. With a retry-after, every worker pauses until it has
+//     passed. The requests in flight when the bucket ran dry come back
+//     refused together, so only the first refusal of an episode counts:
+//     those arriving while paused or within hardWindow of the last decrease
+//     change nothing.
 //   - The bucket's level, anthropic-ratelimit-requests-remaining out of
 //     -limit, falls as soon as the pace exceeds the refill rate, long before
 //     the server refuses anything. The pace grows only while the bucket is
-//     nearly full (a fifth, or one token, missing) and holds while it is
-//     partly drained. Once it is more than half empty the pace drops by 0.9
-//     (at most once per softWindow), but only if the level keeps falling, by
-//     two tokens at once or at all over a softWindow: requests that reach the
-//     server in a clump empty a few tokens even under the limit, and just
-//     under it the bucket fills again slowly, so a low level alone would cut
-//     a correct --rate 98 for nothing. Discovery ends, with a 0.75 cut, at the
-//     same sign. The pace so settles at the refill rate without 429s.
+//     nearly full (nearlyFull of it, or one token, missing) and holds while
+//     it is partly drained. Once more than draining of it is empty the pace
+//     drops by softCut (at most once per softWindow), but only if the level
+//     keeps falling, by fallFast tokens at once or at all over a softWindow:
+//     requests that reach the server in a clump empty a few tokens even under
+//     the limit, and just under it the bucket fills again slowly, so a low
+//     level alone would cut a correct --rate for nothing. Discovery ends, with
+//     slowStartExitCut, at the same sign. The pace so settles at the refill
+//     rate without 429s.
 //   - The refill rate itself, (limit − remaining) / (reset − now), sets the
-//     pace directly when it can be trusted, less up to a tenth as the bucket
-//     empties so the pace settles where the level holds steady. reset may
-//     have whole-second resolution and the answer's transit shifts it, so the
-//     estimate counts only when the bucket needs at least minEstimateSpan to
-//     refill: true of per-minute API limits, never of a 100 ms emulator
-//     bucket, where the level does the work. ParseHeaders corrects reset by
-//     the Date header when the clocks differ by seconds.
+//     pace directly when it can be trusted, less up to 1 − softCut as the
+//     bucket empties, so the pace settles where the level holds steady.
+//     reset may have whole-second resolution and the answer's transit shifts
+//     it, so the estimate counts only when the bucket needs at least
+//     minEstimateSpan to refill: true of per-minute API limits, never of a
+//     sub-second emulator bucket, where the level does the work.
+//     ParseHeaders rebases reset by the Date header when the clocks differ by
+//     more than maxClockSkew.
 //
 // Growth is per second of good answers, not per answer, so 16 workers grow
 // the pace no faster than one. Discovery (slow start) doubles the pace every
-// slowStartDoubling while the bucket is nearly full; afterwards the pace grows
-// by 10%/s, then by 1%/s from just under the mark (the pace at which the limit
-// last showed), like CUBIC's plateau: it returns quickly and then creeps.
-// Without rate-limit headers a 429 is the only sign and each costs a pause, so
-// growth is slower still (3%/s, then 0.25%/s) once a 429 has shown the limit.
-// Before that, discovery without headers is clocked by the answers as well,
-// as TCP's slow start is: each good answer adds a 32nd to the pace on top of
-// doubling every 40 ms, so against a fast server that has no limit the pace
-// soon stops being what holds the workers back. The pace never passes the
-// ceiling, nor twice the measured rate of answers (four times in slow start):
-// a pace the workers can't use is never tested and would overshoot once they
-// could. With a ceiling the governor starts at it, so a --rate just under the
+// slowStartDoubling while the bucket is nearly full; afterwards the pace
+// grows by steadyGrowth a second, then by probeGrowth from just under the
+// mark (the pace at which the limit last showed), like CUBIC's plateau: it
+// returns quickly and then creeps. Without rate-limit headers a 429 is the only sign
+// and each costs a pause, so once a 429 has shown the limit growth is slower
+// still (blindGrowth, then blindProbeGrowth). Before that, discovery without
+// headers doubles every blindStartDoubling and is clocked by the answers as
+// well, as TCP's slow start is (blindStartAnswers), so against a fast server
+// that has no limit the pace soon stops being what holds the workers back.
+// The pace never passes the ceiling, nor tputFactor times the measured rate
+// of answers (more in discovery, where the measure trails the pace): a pace
+// the workers can't use is never tested and would overshoot once they could.
+// With a ceiling the governor starts at it, so a --rate just under the
 // server's limit is used from the first request.
 //
-// retry-after is in whole seconds, so a 1 s pause can follow a bucket that is
-// empty for 10 ms, and at 100/s that costs 100 requests. The pause is honoured
-// (the server asked for it), but it lowers the pace only once, and the level
-// keeps such pauses rare: in the simulations with headers there is none under
-// --rate 98 and at most one, where discovery overshoots, without it.
+// retry-after is in whole seconds, so a one-second pause can follow a bucket
+// that was empty for a few milliseconds, and at 100/s that costs 100
+// requests. The pause is honoured (the server asked for it), but it lowers
+// the pace only once, and the level keeps such pauses rare.
 //
 // sim_test.go drives this same code against a simulated token-bucket server
-// (100/s, burst 10, 20 ms latency, 16 workers, and variants) in simulated time.
+// in simulated time: it is what justifies each constant, and what to run
+// again after changing one.
 package governor
 
 import (
@@ -78,10 +86,11 @@ import (
 // the other workers make up for, and the most a change of pace is delayed by.
 const horizon = 50 * time.Millisecond
 
-// Config sets up a Governor. The zero value discovers the limit, starting at 20/s.
+// Config sets up a Governor. The zero value discovers the limit, starting
+// at defaultInitial.
 type Config struct {
 	Ceiling float64                                          // requests/s never exceeded; 0 = no ceiling (discover the limit)
-	Initial float64                                          // starting pace when there is no ceiling; 0 = 20/s
+	Initial float64                                          // starting pace when there is no ceiling; 0 = defaultInitial
 	Burst   int                                              // limiter burst; 0 = 1 (even spacing)
 	Now     func() time.Time                                 // clock; nil = time.Now
 	Sleep   func(ctx context.Context, d time.Duration) error // waits d or until ctx is done; nil = a timer
@@ -205,6 +214,7 @@ func (g *Governor) admitAt(now time.Time) (time.Duration, *rate.Reservation) {
 	return res.DelayFrom(now), res
 }
 
+// pauseLeft is how much of a global pause remains at now; 0 when none.
 func (g *Governor) pauseLeft(now time.Time) time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -310,13 +310,59 @@ func TestSleep(t *testing.T) {
 	}
 }
 
-// TestRealClock runs the defaults once: a fast pace, the real timer.
+// TestRealClock checks the defaults, time.Now and a timer, rather than the
+// fake clock of the other tests: several workers keep the pace (a Sleep that
+// returned early would let them through at once), a retry-after pause holds
+// on the real clock, and a cancelled context ends a pause at once. The upper
+// bounds are loose, for a loaded machine; they catch a pace read wrong by an
+// order of magnitude, not a late timer.
 func TestRealClock(t *testing.T) {
-	g := New(Config{Ceiling: 10000})
-	for range 20 {
+	t.Run("workers keep the pace", func(t *testing.T) {
+		const workers, each, rate = 4, 10, 200.0
+		g := New(Config{Ceiling: rate})
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for range each {
+					if err := g.Wait(context.Background()); err != nil {
+						t.Error(err)
+						return
+					}
+					g.Observe(Signal{Status: 200, Limit: 10, Remaining: 9})
+				}
+			})
+		}
+		wg.Wait()
+		// The first request goes at once (burst 1), each later one a slot later.
+		want := time.Duration(float64(workers*each-1) / rate * float64(time.Second))
+		if got := time.Since(start); got < want-time.Millisecond || got > 10*want {
+			t.Errorf("%d requests at %g/s took %v, want %v", workers*each, rate, got, want)
+		}
+	})
+	t.Run("a retry-after pause holds", func(t *testing.T) {
+		g := New(Config{Ceiling: 1000})
+		const pause = 100 * time.Millisecond
+		start := time.Now()
+		g.Observe(Signal{Status: 429, RetryAfter: pause})
 		if err := g.Wait(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		g.Observe(Signal{Status: 200, Limit: 10, Remaining: 9})
-	}
+		if got := time.Since(start); got < pause || got > 10*pause {
+			t.Errorf("Wait returned after %v, want the %v retry-after", got, pause)
+		}
+	})
+	t.Run("a cancelled context ends a pause", func(t *testing.T) {
+		g := New(Config{Ceiling: 1000})
+		g.Observe(Signal{Status: 429, RetryAfter: time.Hour})
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		if err := g.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Wait = %v, want context.DeadlineExceeded", err)
+		}
+		if got := time.Since(start); got > 2*time.Second {
+			t.Errorf("Wait took %v; its context ended after 20ms", got)
+		}
+	})
 }

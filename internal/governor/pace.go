@@ -58,7 +58,8 @@ const (
 	// maxGrowStep bounds the growth one answer can apply after a long quiet gap.
 	maxGrowStep = time.Second
 
-	// hardCut is the multiplicative decrease on a 429, 503 or 529.
+	// hardCut is the multiplicative decrease on a 429 (a 503 or 529 takes
+	// overloadCut).
 	hardCut = 0.7
 	// slowStartHardCut is the decrease when slow start ends with a 429: the
 	// pace may have doubled since the bucket began to drain.

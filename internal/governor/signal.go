@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// Response headers the server paces with (API.md).
+// Response headers the server paces with (docs/ARCHITECTURE.md, "The User
+// Profiles API").
 const (
 	headerRetryAfter = "Retry-After"
 	headerLimit      = "Anthropic-Ratelimit-Requests-Limit"
