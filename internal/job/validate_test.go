@@ -1,0 +1,216 @@
+package job
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/provision/provision/internal/profile"
+	"github.com/provision/provision/internal/reader"
+	"github.com/provision/provision/internal/report"
+)
+
+// statusCounter is a Progress that counts what it is told.
+type statusCounter struct {
+	mu sync.Mutex
+	n  map[profile.Status]int
+}
+
+func (c *statusCounter) Add(st profile.Status) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[profile.Status]int{}
+	}
+	c.n[st]++
+}
+
+func (c *statusCounter) Close() {}
+
+func openCSV(t *testing.T, r io.Reader) *reader.Reader {
+	t.Helper()
+	rd, err := reader.Open(r, reader.Options{Format: reader.FormatCSV})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rd
+}
+
+// readReport reads a CSV report into one map per row.
+func readReport(t *testing.T, path string) []map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]string
+	for _, r := range recs[1:] {
+		m := map[string]string{}
+		for i, h := range recs[0] {
+			m[h] = r[i]
+		}
+		rows = append(rows, m)
+	}
+	return rows
+}
+
+func TestValidateJudgesEveryRowInInputOrder(t *testing.T) {
+	input := "external_id,name,relationship\n" +
+		"u-1,Ada,external\n" + // 2
+		"u-2," + strings.Repeat("x", profile.MaxName+1) + ",\n" + // 3
+		"u-1,Ada again,\n" + // 4: the identity of line 2
+		",Anonymous,\n" + // 5
+		",Anonymous,\n" + // 6: the content of line 5, no external_id
+		"u-3,Too,many,fields\n" + // 7: the reader's problem
+		"u-4,Partner,partner\n" + // 8
+		"u-5,\"Multi\nline\",\n" + // 9-10
+		"u-6,Last,\n" // 11
+	path := filepath.Join(t.TempDir(), "report.csv")
+	prog := &statusCounter{}
+	res, err := Validate(context.Background(), ValidateConfig{Input: openCSV(t, strings.NewReader(input)),
+		ReportPath: path, ReportFormat: report.FormatCSV, Progress: prog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		line, status, rule string
+	}{
+		{"2", "valid", ""},
+		{"3", "invalid", profile.RuleNameTooLong},
+		{"4", "invalid", profile.RuleDuplicateExternalID},
+		{"5", "valid", ""},
+		{"6", "invalid", profile.RuleDuplicateRow},
+		{"7", "invalid", reader.RuleFieldCount},
+		{"8", "invalid", profile.RuleRelationshipInvalid},
+		{"9", "valid", ""},
+		{"11", "valid", ""},
+	}
+	rows := readReport(t, path)
+	if len(rows) != len(want) {
+		t.Fatalf("report has %d rows, want %d: %v", len(rows), len(want), rows)
+	}
+	for i, w := range want {
+		got := rows[i]
+		if got["line"] != w.line || got["status"] != w.status || got["error_type"] != w.rule {
+			t.Errorf("row %d: line %s %s/%s, want line %s %s/%s", i, got["line"], got["status"], got["error_type"], w.line, w.status, w.rule)
+		}
+		if w.rule != "" && !strings.HasPrefix(got["error_message"], "line "+w.line+": ") {
+			t.Errorf("line %s: message %q does not name its line", w.line, got["error_message"])
+		}
+	}
+	if msg := rows[2]["error_message"]; !strings.Contains(msg, "line 2") {
+		t.Errorf("the duplicate does not name the first line: %q", msg)
+	}
+	if res.Rows != 9 || res.Counts[profile.StatusValid] != 4 || res.Counts[profile.StatusInvalid] != 5 {
+		t.Errorf("result: %d rows, counts %v", res.Rows, res.Counts)
+	}
+	if res.ErrorTypes[profile.RuleDuplicateExternalID] != 1 || res.ErrorTypes[reader.RuleFieldCount] != 1 || len(res.ErrorTypes) != 5 {
+		t.Errorf("error types %v", res.ErrorTypes)
+	}
+	if prog.n[profile.StatusValid] != 4 || prog.n[profile.StatusInvalid] != 5 {
+		t.Errorf("progress was told %v", prog.n)
+	}
+}
+
+func TestValidateChecksTheRulesOfItsContract(t *testing.T) {
+	input := "external_id,name\nu-1,Ada\nu-1,Ada again\n"
+	path := filepath.Join(t.TempDir(), "report.jsonl")
+	res, err := Validate(context.Background(), ValidateConfig{Input: openCSV(t, strings.NewReader(input)),
+		Version: profile.VersionGA, ReportPath: path, ReportFormat: report.FormatJSONL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `reference_id: \"u-1\" already appears on line 2`) {
+		t.Errorf("the GA contract's duplicate names reference_id; the report says:\n%s", b)
+	}
+	if res.Counts[profile.StatusInvalid] != 1 {
+		t.Errorf("counts %v", res.Counts)
+	}
+}
+
+func TestValidateOfAnEmptyExportWritesAnEmptyReport(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "report.csv")
+	res, err := Validate(context.Background(), ValidateConfig{Input: openCSV(t, strings.NewReader("external_id,name\n")),
+		ReportPath: path, ReportFormat: report.FormatCSV})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rows != 0 || len(readReport(t, path)) != 0 {
+		t.Errorf("%d rows", res.Rows)
+	}
+}
+
+func TestValidateStopsWhenAsked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "report.csv")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("received interrupt"))
+	_, err := Validate(ctx, ValidateConfig{Input: openCSV(t, strings.NewReader("external_id\nu-1\nu-2\n")),
+		ReportPath: path, ReportFormat: report.FormatCSV})
+	if err == nil || !strings.Contains(err.Error(), "interrupted: received interrupt") {
+		t.Fatalf("error %v, want the interruption and its cause", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("an interrupted validate left a report: %v", err)
+	}
+}
+
+// failingReader yields its text, then fails.
+type failingReader struct {
+	text io.Reader
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	n, err := f.text.Read(p)
+	if err == io.EOF {
+		return n, errors.New("disk on fire")
+	}
+	return n, err
+}
+
+func TestValidateEndsOnAReadError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "report.csv")
+	old := []byte("an earlier report\n")
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Past the start the reader inspects when it opens the input.
+	var text strings.Builder
+	text.WriteString("external_id\n")
+	for i := range 20000 {
+		fmt.Fprintf(&text, "u-%d\n", i)
+	}
+	in := &failingReader{text: strings.NewReader(text.String())}
+	_, err := Validate(context.Background(), ValidateConfig{Input: openCSV(t, in), ReportPath: path, ReportFormat: report.FormatCSV})
+	if err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("error %v, want the read error", err)
+	}
+	// The report is written atomically: the earlier one stays whole.
+	if b, _ := os.ReadFile(path); string(b) != string(old) {
+		t.Errorf("the earlier report was replaced by %q", b)
+	}
+}
+
+func TestValidateFailsOnAnUnwritableReport(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing", "report.csv")
+	_, err := Validate(context.Background(), ValidateConfig{Input: openCSV(t, strings.NewReader("external_id\nu-1\n")),
+		ReportPath: path, ReportFormat: report.FormatCSV})
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("error %v, want one naming %s", err, path)
+	}
+}
