@@ -168,7 +168,7 @@ func (c *Client) Create(ctx context.Context, req profile.Request) Result {
 }
 
 // Update sends a partial update of profile id: body holds only the fields
-// to change (see profile.Request.UpdateBody). An update is safe to send
+// to change (profile.Diff's Update.Body). An update is safe to send
 // again, so the caller may retry an unknown outcome.
 func (c *Client) Update(ctx context.Context, id string, body any) Result {
 	var p profile.Profile

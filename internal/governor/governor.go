@@ -273,3 +273,12 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// Pacer is what a sender needs of the governor: Wait before every request,
+// Observe every answer. Workers, listings and reconciliation share one.
+type Pacer interface {
+	Wait(ctx context.Context) error
+	Observe(Signal)
+}
+
+var _ Pacer = (*Governor)(nil)

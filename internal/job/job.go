@@ -1,8 +1,10 @@
-// Package job runs the flow of DESIGN.md for one command: it reads the
-// export, admits every row through the state (which decides skip, park or
-// send, and marks rows pending before they are sent), feeds the worker pool,
-// reconciles unknown outcomes in batches, and records every outcome, so that
-// the report can be rendered from the state alone.
+// Package job runs the flow of one command (docs/ARCHITECTURE.md, "One row,
+// from export to report"): it reads the org, reads the export, admits every
+// row through the state (which decides skip, park, update or send, and
+// marks rows pending before they are sent), feeds the worker pool,
+// reconciles unknown outcomes in batches, records every outcome, and sweeps
+// the org for duplicates, so that the report can be rendered from the state
+// alone.
 package job
 
 import (

@@ -23,11 +23,8 @@ type Lister interface {
 	ListNewest(ctx context.Context, cursor string, limit int) (client.Page, client.Result)
 }
 
-// Pacer is the governor shared with the workers.
-type Pacer interface {
-	Wait(ctx context.Context) error
-	Observe(governor.Signal)
-}
+// Pacer is the governor shared by every sender.
+type Pacer = governor.Pacer
 
 // ErrFatal wraps a list failure that must stop the job (credentials refused).
 var ErrFatal = errors.New("listing stopped")

@@ -83,7 +83,9 @@ func (cw *csvWriter) Write(r Row) error {
 	rec := cw.rec
 	clear(rec)
 	clear(cw.used)
-	rec[0] = Neutralise(strconv.Itoa(r.Line))
+	if r.Line > 0 {
+		rec[0] = strconv.Itoa(r.Line)
+	}
 	rec[1] = Neutralise(string(r.Status))
 	rec[2] = Neutralise(r.UserProfileID)
 	rec[3] = Neutralise(r.ErrorType)

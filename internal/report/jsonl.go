@@ -37,7 +37,11 @@ func (jw *jsonlWriter) Write(r Row) error {
 	defer jw.mu.Unlock()
 	b := jw.line[:0]
 	b = append(b, `{"line":`...)
-	b = strconv.AppendInt(b, int64(r.Line), 10)
+	if r.Line > 0 {
+		b = strconv.AppendInt(b, int64(r.Line), 10)
+	} else {
+		b = append(b, "null"...)
+	}
 	b = jw.appendKey(b, "status", string(r.Status))
 	b = jw.appendKey(b, "user_profile_id", r.UserProfileID)
 	b = jw.appendKey(b, "error_type", r.ErrorType)

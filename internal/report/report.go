@@ -13,23 +13,10 @@ import (
 	"github.com/provision/provision/internal/profile"
 )
 
-// Row statuses, as written in the report's status column.
-const (
-	StatusCreated = "created" // created by this run; the id is given
-	StatusSkipped = "skipped" // provisioned by an earlier run; the id is given
-	StatusInvalid = "invalid" // broke a validation rule; nothing was sent
-	StatusFailed  = "failed"  // the API refused it or retries ran out
-	StatusPending = "pending" // outcome unknown; the next run reconciles it
-	StatusValid   = "valid"   // validate only: the row would be sent
-)
-
-// Statuses returns every row status in the order reports and summaries list them.
-func Statuses() []string {
-	return []string{StatusCreated, StatusSkipped, StatusInvalid, StatusFailed, StatusPending, StatusValid}
-}
-
 // Row is one line of the report: the outcome of one input record.
 type Row struct {
+	// Line is the input line the row starts on; 0 for a profile the
+	// export no longer names (sync), written as an empty cell (JSON null).
 	Line          int
 	Status        profile.Status
 	UserProfileID string

@@ -205,6 +205,8 @@ func (s Summary) WriteMetrics(path string) error {
 	}
 	itoa := strconv.Itoa
 
+	family("provision_duplicates", "Second profiles of one user found by the last run (catch-up or sweep).")
+	sample("provision_duplicates", "", "", itoa(len(s.Duplicates)))
 	family("provision_errors", "Rows of the last run per error type.")
 	for _, t := range slices.Sorted(maps.Keys(s.ErrorTypes)) {
 		sample("provision_errors", "type", t, itoa(s.ErrorTypes[t]))
@@ -230,8 +232,6 @@ func (s Summary) WriteMetrics(path string) error {
 	}
 	family("provision_rows_changed", "Skipped rows of the last run whose data changed since their profile was created.")
 	sample("provision_rows_changed", "", "", itoa(s.Changed))
-	family("provision_duplicates", "Second profiles of one user found by the last run (catch-up or sweep).")
-	sample("provision_duplicates", "", "", itoa(len(s.Duplicates)))
 	family("provision_rows_reconciled", "Rows of the last run whose unknown outcome was resolved by listing.")
 	sample("provision_rows_reconciled", "", "", itoa(s.Reconciled))
 

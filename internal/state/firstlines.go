@@ -21,7 +21,7 @@ const firstLinesBatch = 4096
 // first appeared, for validate, which keeps no state file but must still
 // find duplicates. The first identities are kept in a map; past that, in a
 // temporary SQLite file next to the report, which Close removes, so memory
-// stays bounded however long the input is (invariant 4 of DESIGN.md).
+// stays bounded however long the input is (docs/ARCHITECTURE.md, "Invariant 4: bounded memory").
 type FirstLines struct {
 	mem    map[uint64]int32
 	memCap int

@@ -42,11 +42,8 @@ const (
 	OpDelete
 )
 
-// Pacer is the shared governor: Wait before every request, Observe every answer.
-type Pacer interface {
-	Wait(ctx context.Context) error
-	Observe(governor.Signal)
-}
+// Pacer is the governor shared by every sender.
+type Pacer = governor.Pacer
 
 // Task is one row to send.
 type Task struct {
