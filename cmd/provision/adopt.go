@@ -14,11 +14,8 @@ import (
 // restore from an older backup, or before a first run against an org that
 // another tool filled.
 func adoptCommand(stop context.Context, args []string, ios streams, getenv env) error {
-	o := &options{cmd: commandAdopt()}
-	if err := o.parse(args, ios.out); err != nil {
-		return err
-	}
-	if err := o.check(getenv); err != nil {
+	o, err := parseOptions(commandAdopt(), args, ios, getenv)
+	if err != nil {
 		return err
 	}
 	if err := checkOutputs(output{"--state", o.statePath}); err != nil {

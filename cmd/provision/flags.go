@@ -260,6 +260,18 @@ func printFlags(w io.Writer, fs *flag.FlagSet, names []string) {
 	}
 }
 
+// parseOptions reads a command's flags and checks them as a whole.
+func parseOptions(c command, args []string, ios streams, getenv env) (*options, error) {
+	o := &options{cmd: c}
+	if err := o.parse(args, ios.out); err != nil {
+		return nil, err
+	}
+	if err := o.check(getenv); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
 // parse reads the flags; FILE may come before, between or after them.
 func (o *options) parse(args []string, stdout io.Writer) error {
 	fs, names := o.flagSet()

@@ -16,18 +16,11 @@ import (
 // runCommand creates a profile for every row of the export not yet
 // provisioned and writes the report.
 func runCommand(stop, send context.Context, args []string, ios streams, getenv env) error {
-	o := &options{cmd: commandRun()}
-	if err := o.parse(args, ios.out); err != nil {
+	o, err := parseOptions(commandRun(), args, ios, getenv)
+	if err != nil {
 		return err
 	}
-	if err := o.check(getenv); err != nil {
-		return err
-	}
-	if err := checkOutputs(o.outputs(true)...); err != nil {
-		return err
-	}
-	log := newLogger(o.logFormat, ios.err)
-	in, err := openInput(o, ios.in, log)
+	log, in, err := o.openRows(ios, true)
 	if err != nil {
 		return err
 	}

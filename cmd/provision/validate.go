@@ -11,18 +11,11 @@ import (
 // validateCommand reads and checks every row and writes the report a run
 // would, sending nothing and opening no state.
 func validateCommand(stop context.Context, args []string, ios streams, getenv env) error {
-	o := &options{cmd: commandValidate()}
-	if err := o.parse(args, ios.out); err != nil {
+	o, err := parseOptions(commandValidate(), args, ios, getenv)
+	if err != nil {
 		return err
 	}
-	if err := o.check(getenv); err != nil {
-		return err
-	}
-	if err := checkOutputs(o.outputs(false)...); err != nil {
-		return err
-	}
-	log := newLogger(o.logFormat, ios.err)
-	in, err := openInput(o, ios.in, log)
+	log, in, err := o.openRows(ios, false)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -37,17 +38,16 @@ type input struct {
 	close func()
 }
 
-// byteCounter counts the bytes read through it, to tell an empty input
-// from one without records.
-type byteCounter struct {
-	r io.Reader
-	n int64
-}
-
-func (c *byteCounter) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
+// openRows does what every command that reads rows does before its own
+// work: it checks that its outputs (and the state, withState) can be
+// written, then opens the export, logging to ios.err.
+func (o *options) openRows(ios streams, withState bool) (*slog.Logger, *input, error) {
+	if err := checkOutputs(o.outputs(withState)...); err != nil {
+		return nil, nil, err
+	}
+	log := newLogger(o.logFormat, ios.err)
+	in, err := openInput(o, ios.in, log)
+	return log, in, err
 }
 
 // openInput opens the export and reads its header. Whatever makes it
@@ -67,19 +67,24 @@ func openInput(o *options, stdin io.Reader, log *slog.Logger) (*input, error) {
 		}
 		src, name, in.close = f, o.file, func() { f.Close() }
 	}
-	counted := &byteCounter{r: src}
-	rd, err := reader.Open(counted, o.readerOpts)
+	empty := usagef("%s: the export is empty: no header", name)
+	if o.readerOpts.Format == reader.FormatJSONL {
+		empty = usagef("%s: the export is empty: no line", name)
+	}
+	// Large reads pass this buffer by; it is here to peek at one byte.
+	buf := bufio.NewReader(src)
+	if _, err := buf.Peek(1); err == io.EOF {
+		in.close()
+		return nil, empty
+	}
+	rd, err := reader.Open(buf, o.readerOpts)
 	if err != nil {
 		in.close()
 		return nil, err
 	}
-	switch {
-	case o.readerOpts.Format == reader.FormatCSV && rd.Columns() == nil:
-		in.close()
-		return nil, usagef("%s: the export is empty: no header", name)
-	case counted.n == 0:
-		in.close()
-		return nil, usagef("%s: the export is empty: no line", name)
+	if o.readerOpts.Format == reader.FormatCSV && rd.Columns() == nil {
+		in.close() // blank lines or a byte-order mark alone
+		return nil, empty
 	}
 	if unused := rd.Unused(); len(unused) > 0 {
 		log.Info("columns no field uses are carried into the report and otherwise ignored", "columns", strings.Join(unused, ","))
