@@ -116,6 +116,9 @@ func FuzzCSV(f *testing.F) {
 		if opts.Encoding != "" && opts.Encoding != "utf-8" {
 			return
 		}
+		if opts.Encoding == "" && (bytes.HasPrefix(data, []byte("\xff\xfe")) || bytes.HasPrefix(data, []byte("\xfe\xff"))) {
+			return // read as UTF-16 by its mark: not comparable with encoding/csv
+		}
 		if r.header == nil {
 			if len(recs) != 0 {
 				t.Fatal("records without a header")

@@ -96,7 +96,9 @@ type Options struct {
 	Delimiter rune
 	// Encoding is "" or "utf-8" (UTF-8), "windows-1252", "latin1" or
 	// "utf-16" (the byte-order mark decides the byte order, little-endian
-	// without one). With "", a start of file that is not UTF-8 is refused;
+	// without one). With "", a file that starts with a UTF-16 byte-order
+	// mark is read as UTF-16, NUL bytes near the start are refused, and a
+	// start of file that is not UTF-8 is refused;
 	// an explicit "utf-8" leaves stray bytes for the validator to report row
 	// by row.
 	Encoding string

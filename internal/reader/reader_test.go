@@ -149,9 +149,9 @@ func TestCSV(t *testing.T) {
 			want:  "2 ext=\"u-1\" name=- rel=-\n",
 		},
 		{
-			name:     "UTF-16 refused without --encoding",
-			file:     "utf16le.csv",
-			usageErr: "the file is UTF-16 (it starts with a UTF-16 byte-order mark); re-run with --encoding utf-16",
+			name: "UTF-16 read by its byte-order mark without --encoding",
+			file: "utf16le.csv",
+			want: "2 ext=\"u-1\" name=\"Zoë 日本\" rel=-\n3 ext=\"u-2\" name=\"Ada\" rel=-\n",
 		},
 		{
 			name:     "UTF-16 refused with --encoding utf-8",
