@@ -74,7 +74,7 @@ type Result struct {
 type Config struct {
 	BaseURL     string
 	APIKey      string
-	Timeout     time.Duration // per request; 0 = 30s
+	Timeout     time.Duration // per request; required
 	Concurrency int           // sizes the connection pool
 	UserAgent   string
 	// Version is the contract spoken: its anthropic-beta header (none for
@@ -101,7 +101,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	timeout := cfg.Timeout
 	if timeout <= 0 {
-		timeout = 30 * time.Second
+		return nil, errors.New("client: the request timeout must be positive")
 	}
 	conns := max(cfg.Concurrency, 1) * 2
 	transport := &http.Transport{

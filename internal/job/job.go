@@ -159,17 +159,12 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 64
 	}
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 8
-	}
+	cfg.Concurrency = max(cfg.Concurrency, 1) // the command line sets it; see cmd/provision/flags.go
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.ClockMargin <= 0 {
-		cfg.ClockMargin = 60 * time.Second
 	}
 	cfg.Store.SetAttemptTimeout(cfg.Timeout)
 	if err := cfg.Store.Bind(cfg.Target); err != nil {

@@ -21,8 +21,6 @@ const (
 	ProgressNever  = "never"  // log lines only
 )
 
-// DefaultProgressInterval is the period of the progress log line when none is given.
-const DefaultProgressInterval = 10 * time.Second
 
 // barInterval throttles the bar: often enough to look live, rarely enough
 // that drawing costs nothing next to the requests.
@@ -46,7 +44,7 @@ type ProgressOptions struct {
 	// when unknown; it replaces Total, so the bar gains a total and an ETA
 	// as the input is read (see EstimateTotal).
 	Estimate func() int64
-	Interval time.Duration // period of the log line when there is no bar; 0 means DefaultProgressInterval
+	Interval time.Duration // period of the log line when there is no bar; 0 means no periodic line
 	Logger   *slog.Logger  // receives the log lines; nil logs nothing
 	Quiet    bool          // no log lines
 }
@@ -64,11 +62,8 @@ func NewProgress(opts ProgressOptions) Progress {
 			p.refreshTotal()
 			p.drawBar()
 		})
-	case opts.Logger != nil && !opts.Quiet:
+	case opts.Logger != nil && !opts.Quiet && opts.Interval > 0:
 		interval := opts.Interval
-		if interval <= 0 {
-			interval = DefaultProgressInterval
-		}
 		logger := opts.Logger
 		p.run(interval, func() {
 			p.refreshTotal()
