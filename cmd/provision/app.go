@@ -22,7 +22,7 @@ var version = "dev"
 
 // commandNames are the commands Main knows, for "did you mean".
 func commandNames() []string {
-	return []string{"run", "validate", "adopt", "report", "emulator", "version", "help"}
+	return []string{"run", "sync", "plan", "validate", "adopt", "report", "emulator", "version", "help"}
 }
 
 func usageText() string {
@@ -31,20 +31,26 @@ exactly once per row, and writes a report of what became of every row.
 
 Usage:
   provision run FILE        create a profile for every row not yet provisioned (FILE "-" = stdin)
+  provision sync FILE       make the org match the export: create, update what changed, and (--absent)
+                            suspend or delete the managed profiles the export no longer names
+  provision plan FILE       the report a sync (or with --create-only, a run) would write; sends no write
   provision validate FILE   dry run: read and validate every row, call nothing, write the same report
   provision adopt           list the whole org and record every profile in the state's ledger
   provision report          render the report of the last run from the state
   provision emulator        a local User Profiles API server for demos and tests
   provision version
 
-run, validate and adopt accept the same flags (each ignores those it has no use for), so a
-crontab line is dry-run by changing its verb.
+run, sync, plan, validate and adopt accept the same flags (each ignores those it has no use
+for), so a crontab line is planned or dry-run by changing its verb.
 
 Examples:
   export ANTHROPIC_API_KEY=...            # or --api-key-file /run/secrets/anthropic
   provision validate users.csv
   provision run users.csv --report out/report.csv --rate 50
   provision run users.jsonl --map external_id=user_id --map metadata.plan=tier
+  provision run --config /etc/provision/okta.toml /exports/okta-users.csv
+  provision plan --api ga --absent suspend users.csv --report plan.csv
+  provision sync --api ga --absent suspend --where 'Status!=DEPROVISIONED' users.csv
   provision report --report last.jsonl
 
 Run "provision COMMAND -h" for a command's flags.
@@ -100,7 +106,11 @@ func dispatch(stop, send context.Context, args []string, ios streams, stderr io.
 	name, rest := args[0], args[1:]
 	switch name {
 	case "run":
-		return runCommand(stop, send, rest, ios, getenv)
+		return runCommand(stop, send, commandRun(), rest, ios, getenv)
+	case "sync":
+		return runCommand(stop, send, commandSync(), rest, ios, getenv)
+	case "plan":
+		return planCommand(stop, rest, ios, getenv)
 	case "validate":
 		return validateCommand(stop, rest, ios, getenv)
 	case "adopt":

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/provision/provision/internal/client"
+	"github.com/provision/provision/internal/job"
+	"github.com/provision/provision/internal/profile"
 	"github.com/provision/provision/internal/reader"
 	"github.com/provision/provision/internal/report"
 )
@@ -30,6 +32,9 @@ const (
 	defaultClockMargin = 60 * time.Second
 	defaultSettle      = time.Second
 	defaultKeepRuns    = 10
+	defaultAPI         = "2026-03-24"
+	defaultAbsent      = string(job.AbsentIgnore)
+	defaultMaxAbsent   = "5%"
 	maxConcurrency     = 256
 )
 
@@ -51,11 +56,12 @@ const (
 	groupLogging
 	groupState
 	groupConnection
+	groupSync
 )
 
 // groups returns every flag group, in order.
 func groups() []group {
-	return []group{groupInput, groupReport, groupLogging, groupState, groupConnection}
+	return []group{groupInput, groupReport, groupLogging, groupState, groupConnection, groupSync}
 }
 
 func (g group) title() string {
@@ -70,6 +76,8 @@ func (g group) title() string {
 		return "State"
 	case groupConnection:
 		return "Connection"
+	case groupSync:
+		return "Sync"
 	}
 	panic(fmt.Sprintf("flag group %d without a title", int(g)))
 }
@@ -84,6 +92,18 @@ type command struct {
 
 func commandRun() command {
 	return command{name: "run", args: "FILE", about: "Creates a profile for every row of FILE (\"-\" = stdin) not yet provisioned, and writes a report of every row.",
+		uses: []group{groupInput, groupReport, groupLogging, groupState, groupConnection}}
+}
+
+func commandSync() command {
+	return command{name: "sync", args: "FILE", about: "Makes the org match FILE (\"-\" = stdin): creates new users, updates changed ones (only the fields that changed), and handles the managed\n" +
+		"profiles FILE no longer names by --absent, within --max-absent. Profiles no export of this state named are never touched.",
+		uses: groups()}
+}
+
+func commandPlan() command {
+	return command{name: "plan", args: "FILE", about: "Writes the report a sync of FILE would (with --create-only, a run), with its totals on stderr, and changes nothing:\n" +
+		"no write is sent (the org is only listed) and the state is left as it was.",
 		uses: groups()}
 }
 
@@ -127,9 +147,17 @@ type options struct {
 	noAdopt     bool
 	remap       bool
 	keepRuns    int
+	api         string
+	wheres      multiFlag
+	config      string
+	absent      string
+	maxAbsent   string
+	createOnly  bool
 
 	// resolved by check
 	readerOpts   reader.Options
+	absentPolicy job.Absent
+	absentLimit  job.Limit
 	reportFormat string
 	apiKey       string
 	keySource    string
@@ -153,8 +181,12 @@ func (o *options) flagSet() (*flag.FlagSet, map[group][]string) {
 		names[g] = added
 	}
 	in(groupInput, func() {
+		fs.StringVar(&o.config, "config", "", "read every flag, and the whole --map, from this TOML or YAML `file`; flags on the command line win")
+		fs.StringVar(&o.api, "api", defaultAPI, "the API contract: 2026-03-24 (the first beta, relationship and external_id) or ga (access_type and external_user_details; no beta header)")
 		fs.StringVar(&o.format, "format", "", "input format: csv or jsonl (default from the file's extension; csv for stdin)")
-		fs.Var(&o.maps, "map", "read a field from a differently named column: FIELD=COLUMN, FIELD is external_id, name, relationship, metadata or metadata.KEY (repeatable)")
+		fs.Var(&o.maps, "map", "read a field from elsewhere: FIELD=SOURCE, e.g. external_id=user_id, name={First name} {Last name}, account_status=Status:ACTIVE=active,SUSPENDED=suspended,\n"+
+			"    \tonboarded_at=Created|2006-01-02, name_hash=sha256({Name}), name={Name}|{email:local}, metadata.plan=app_metadata.plan (repeatable; see the README)")
+		fs.Var(&o.wheres, "where", "keep only the rows where KEY=VALUE, KEY!=VALUE or KEY=A|B (repeatable, all must hold; case ignored): the scope of a sync")
 		fs.StringVar(&o.encoding, "encoding", "", "input `encoding`: "+encodingsText()+
 			" (default utf-8, or utf-16 when the file starts with its byte-order mark)")
 		fs.StringVar(&o.delimiter, "delimiter", "", "CSV delimiter: ',', ';' or 'tab' (default: detected from the header)")
@@ -175,6 +207,11 @@ func (o *options) flagSet() (*flag.FlagSet, map[group][]string) {
 		fs.IntVar(&o.keepRuns, "keep-runs", defaultKeepRuns, "how many runs keep their rows in the state for the report command; older runs keep only their summary")
 		fs.BoolVar(&o.noAdopt, "no-adopt", false, "when the state is new, do not list the org first to adopt the profiles it already holds (for an org known to be empty)")
 		fs.BoolVar(&o.remap, "remap", false, "accept a --map for external_id that differs from the last run's (every identity changes: only for a meant change)")
+	})
+	in(groupSync, func() {
+		fs.StringVar(&o.absent, "absent", defaultAbsent, "what a sync does to a managed profile the export no longer names: ignore (report it), suspend (account_status suspended; --api ga) or delete")
+		fs.StringVar(&o.maxAbsent, "max-absent", defaultMaxAbsent, "the safeguard: when more managed profiles than this (N, or P% of them) would be suspended or deleted, none is, and the sync exits 1")
+		fs.BoolVar(&o.createOnly, "create-only", false, "plan: the report a run would write (creates only), not a sync's")
 	})
 	in(groupConnection, func() {
 		fs.StringVar(&o.baseURL, "base-url", "", "API base URL (default $ANTHROPIC_BASE_URL or "+defaultBaseURL+"); http:// only to loopback")
@@ -278,6 +315,13 @@ func (o *options) parse(args []string, stdout io.Writer) error {
 	files, err := parseFlags(fs, args, func() string { return o.usage(fs, names) }, stdout)
 	if err != nil {
 		return err
+	}
+	if o.config != "" {
+		onLine := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { onLine[f.Name] = true })
+		if err := loadConfig(fs, o.config, onLine); err != nil {
+			return err
+		}
 	}
 	if o.cmd.args == "" {
 		if len(files) > 0 {
@@ -394,6 +438,15 @@ func (o *options) check(getenv env) error {
 		return err
 	}
 	var err error
+	if o.absentPolicy, err = job.ParseAbsent(o.absent); err != nil {
+		return &usageError{err: err}
+	}
+	if o.absentLimit, err = job.ParseLimit(o.maxAbsent); err != nil {
+		return &usageError{err: err}
+	}
+	if o.absentPolicy == job.AbsentSuspend && !o.readerOpts.Version.Accepts("account_status") {
+		return usagef("--absent suspend sets account_status, which only --api ga has; the %s has no such field (use --absent ignore or delete, or --api ga)", o.readerOpts.Version.Contract())
+	}
 	if o.reportFormat, err = report.FormatFromPath(o.reportPath); err != nil {
 		return &usageError{err: fmt.Errorf("--report: %w", err)}
 	}
@@ -461,6 +514,12 @@ func (o *options) checkInput() error {
 		}
 	}
 	var err error
+	if o.readerOpts.Version, err = profile.ParseVersion(o.api); err != nil {
+		return &usageError{err: fmt.Errorf("--api: %w", err)}
+	}
+	if o.readerOpts.Where, err = reader.ParseWhere(o.wheres); err != nil {
+		return &usageError{err: err}
+	}
 	switch {
 	case o.format != "":
 		o.readerOpts.Format, err = reader.ParseFormat(o.format)

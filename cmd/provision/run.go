@@ -4,19 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/provision/provision/internal/client"
 	"github.com/provision/provision/internal/governor"
 	"github.com/provision/provision/internal/job"
 	"github.com/provision/provision/internal/profile"
+	"github.com/provision/provision/internal/reader"
 	"github.com/provision/provision/internal/report"
+	"github.com/provision/provision/internal/state"
 )
 
 // runCommand creates a profile for every row of the export not yet
-// provisioned and writes the report.
-func runCommand(stop, send context.Context, args []string, ios streams, getenv env) error {
-	o, err := parseOptions(commandRun(), args, ios, getenv)
+// provisioned (run), or makes the org match the export (sync), and writes
+// the report.
+func runCommand(stop, send context.Context, c command, args []string, ios streams, getenv env) error {
+	o, err := parseOptions(c, args, ios, getenv)
 	if err != nil {
 		return err
 	}
@@ -56,10 +60,7 @@ func runCommand(stop, send context.Context, args []string, ios streams, getenv e
 	}()
 	defer acknowledgeStop(stop, ios, log)()
 	started := time.Now()
-	res, runErr := job.Run(stop, sendCtx, job.Config{Target: targetOf(o.baseURL), Mapping: identityMapping(o.maps), Remap: o.remap, NoAdopt: o.noAdopt,
-		Version: o.readerOpts.Version, Input: in.rd, InputName: inputName(o.file), Store: st, API: api, Pacer: gov,
-		Concurrency: o.concurrency, MaxAttempts: o.maxAttempts, MaxFailures: o.maxFailures,
-		Settle: o.settle, Timeout: o.timeout, ClockMargin: o.clockMargin, Progress: prog, Logger: log})
+	res, runErr := job.Run(stop, sendCtx, o.jobConfig(in, st, api, gov, prog, log))
 	prog.Close()
 	if res.Run.ID == 0 {
 		// Nothing was begun: no report to write. The error says why.
@@ -96,4 +97,15 @@ func runCommand(stop, send context.Context, args []string, ios streams, getenv e
 		}
 	}
 	return exitWith(code, err)
+}
+
+// jobConfig is the job's configuration the options give, for a run, a sync
+// or a plan.
+func (o *options) jobConfig(in *input, st *state.Store, api job.API, gov governor.Pacer, prog report.Progress, log *slog.Logger) job.Config {
+	return job.Config{Target: targetOf(o.baseURL), Mapping: identityMapping(o.maps), Remap: o.remap, NoAdopt: o.noAdopt,
+		Version: o.readerOpts.Version, Input: in.rd, InputName: inputName(o.file), Store: st, API: api, Pacer: gov,
+		Concurrency: o.concurrency, MaxAttempts: o.maxAttempts, MaxFailures: o.maxFailures,
+		Settle: o.settle, Timeout: o.timeout, ClockMargin: o.clockMargin, Progress: prog, Logger: log,
+		Sync: o.cmd.name == "sync" || (o.cmd.name == "plan" && !o.createOnly), Absent: o.absentPolicy, MaxAbsent: o.absentLimit,
+		IdentityColumn: identityColumn(o.maps, in.rd.Columns()), Probe: reader.ProbeRows}
 }

@@ -28,6 +28,11 @@ func validateCommand(stop context.Context, args []string, ios streams, getenv en
 	if err != nil {
 		return err
 	}
+	// Every JSONL line has been read: a --map or --where key none had is a
+	// mistake that would make every profile miss that field.
+	if err := in.rd.CheckMapping(); err != nil {
+		return err
+	}
 	sum := report.Summary{Command: o.cmd.name, Started: started, ReportPath: o.reportPath, Counts: res.Counts, ErrorTypes: res.ErrorTypes}
 	return exitWith(finish(o, log, ios.out, sum, "", false))
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -115,9 +116,10 @@ func inputName(file string) string {
 	return file
 }
 
-// openState takes the lock, then opens the state file.
+// openState takes the lock (beside the file the path resolves to, so a
+// symlink shares it), then opens the state file.
 func openState(path string) (*state.Store, func(), error) {
-	unlock, err := state.Lock(path + ".lock")
+	unlock, err := state.Lock(state.LockPath(path))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -153,4 +155,21 @@ func identityMapping(maps []string) string {
 		}
 	}
 	return "column " + strconv.Quote(from)
+}
+
+// identityColumn is the input column identities come from, where a sync's
+// report shows the identity of a profile the export no longer names: the
+// column mapped to external_id (or reference_id), else whichever of the
+// two the header has.
+func identityColumn(maps []string, columns []string) string {
+	for _, m := range maps {
+		field, col, ok := strings.Cut(m, "=")
+		if f := strings.TrimSpace(field); ok && (f == "external_id" || f == "reference_id") && !strings.ContainsAny(col, "{|(") {
+			return strings.TrimSpace(col)
+		}
+	}
+	if slices.Contains(columns, "reference_id") && !slices.Contains(columns, "external_id") {
+		return "reference_id"
+	}
+	return "external_id"
 }

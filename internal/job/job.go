@@ -59,7 +59,11 @@ type Config struct {
 	IdentityColumn string
 	// Dry: the API's writes are answered by a stand-in and nothing is
 	// paced or swept; a plan runs so, on a copy of the state.
-	Dry         bool
+	Dry bool
+	// Probe is how many records are read, and the mapping judged on them
+	// (reader.CheckMapping), before anything is listed or sent: a --map
+	// to a key no JSONL line has stops the run with nothing sent.
+	Probe       int
 	Input       *reader.Reader
 	InputName   string // the file as given, "-" for stdin; with the command it keys resumption
 	Store       *state.Store
@@ -127,6 +131,7 @@ type parked struct {
 
 type runner struct {
 	cfg     Config
+	in      *probed // the input, its first records read ahead
 	run     state.Run
 	log     *slog.Logger
 	now     func() time.Time
@@ -166,6 +171,10 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	in, err := probe(cfg.Input, cfg.Probe)
+	if err != nil {
+		return Result{}, err
+	}
 	cfg.Store.SetAttemptTimeout(cfg.Timeout)
 	if err := cfg.Store.Bind(cfg.Target); err != nil {
 		return Result{}, err
@@ -188,7 +197,7 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 	defer cancel(nil)
 	// The task queue holds up to two batches, so the workers have rows to
 	// send while the producer admits and commits the next batch.
-	r := &runner{cfg: cfg, run: run, log: cfg.Logger, now: cfg.Now, stop: cancel, started: cfg.Now(),
+	r := &runner{cfg: cfg, run: run, in: in, log: cfg.Logger, now: cfg.Now, stop: cancel, started: cfg.Now(),
 		tasks:    make(chan worker.Task, max(cfg.Concurrency, 2*cfg.Batch)),
 		outcomes: make(chan state.Outcome, 4*cfg.Batch), recorded: make(chan struct{})}
 	go r.recordLoop()
@@ -295,7 +304,7 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 		return err
 	}
 	for stop.Err() == nil {
-		rec, err := r.cfg.Input.Next()
+		rec, err := r.in.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -397,6 +406,9 @@ func (r *runner) park(p parked, unknownSince time.Time) {
 // anyway, and until then the row is pending in the ledger, which is what
 // the next run reconciles if this one dies.
 func (r *runner) record(o state.Outcome) {
+	if r.cfg.Dry {
+		o.Attempts = 0 // a plan sends no write
+	}
 	r.outcomes <- o
 }
 
@@ -676,4 +688,44 @@ func (r *runner) reconcileBatch(stop context.Context, rec *reconcile.Reconciler,
 			r.finish(profile.StatusPending)
 		}
 	}
+}
+
+// probed replays the records read ahead by probe, then reads on.
+type probed struct {
+	rd   *reader.Reader
+	recs []reader.Record
+	err  error // what ended the read-ahead early, returned in its turn
+}
+
+// probe reads up to n records ahead and judges the mapping on them.
+func probe(rd *reader.Reader, n int) (*probed, error) {
+	p := &probed{rd: rd}
+	for len(p.recs) < n {
+		rec, err := rd.Next()
+		if err != nil {
+			p.err = err
+			break
+		}
+		p.recs = append(p.recs, rec)
+	}
+	if n > 0 {
+		if err := rd.CheckMapping(); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// Next returns the records read ahead, then the rest of the input.
+func (p *probed) Next() (reader.Record, error) {
+	if len(p.recs) > 0 {
+		rec := p.recs[0]
+		p.recs[0] = reader.Record{}
+		p.recs = p.recs[1:]
+		return rec, nil
+	}
+	if p.err != nil {
+		return reader.Record{}, p.err
+	}
+	return p.rd.Next()
 }

@@ -95,6 +95,10 @@ func (s Summary) Text() string {
 	if s.Reconciled > 0 {
 		fmt.Fprintf(&b, " Listing resolved the unknown outcome of %s.", plural(s.Reconciled, "row", "rows"))
 	}
+	if n := s.ErrorTypes[profile.ErrorAbsentThreshold]; n > 0 {
+		fmt.Fprintf(&b, " HELD: %s the export no longer names would have gone at once, more than --max-absent allows; nothing was suspended or deleted. If the export is right, raise --max-absent.",
+			plural(n, "managed profile", "managed profiles"))
+	}
 	if s.Adopted > 0 {
 		fmt.Fprintf(&b, " Adopted %s the org already held.", plural(s.Adopted, "profile", "profiles"))
 	}
