@@ -21,7 +21,6 @@ const (
 	ProgressNever  = "never"  // log lines only
 )
 
-
 // barInterval throttles the bar: often enough to look live, rarely enough
 // that drawing costs nothing next to the requests.
 const barInterval = 200 * time.Millisecond
