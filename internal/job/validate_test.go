@@ -2,7 +2,9 @@ package job
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -213,4 +215,146 @@ func TestValidateFailsOnAnUnwritableReport(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("error %v, want one naming %s", err, path)
 	}
+}
+
+// readHeader reads the header of a CSV report.
+func readHeader(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := csv.NewReader(f).Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestValidateReportsTheRequestEachRowWouldSend(t *testing.T) {
+	input := "external_id,name,relationship,email,country,onboarded_at\n" +
+		"u-1,Ada,external, Ada@Example.com ,GB,2024-03-05T11:20:30+01:00\n" + // 2
+		"u-2,Bo & Co,resold,,,\n" + // 3
+		"u-3,Internal,internal,,,\n" + // 4: no GA equivalent
+		"u-1,Ada again,,,,\n" + // 5: the identity of line 2
+		"u-4,Tim,,,UK,\n" // 6: no such country
+	// The hash of the trimmed, lower-cased address, computed here.
+	sum := sha256.Sum256([]byte("ada@example.com"))
+	emailHash := hex.EncodeToString(sum[:])
+	for _, tc := range []struct {
+		version profile.Version
+		want    []string // the request column, by row
+	}{
+		{profile.Version20260324, []string{
+			`{"external_id":"u-1","name":"Ada","relationship":"external"}`,
+			`{"external_id":"u-2","name":"Bo \u0026 Co","relationship":"resold"}`,
+			`{"external_id":"u-3","name":"Internal","relationship":"internal"}`,
+			"",
+			`{"external_id":"u-4","name":"Tim"}`,
+		}},
+		{profile.VersionGA, []string{
+			`{"name":"Ada","access_type":"application","external_user_details":{"reference_id":"u-1","country":"GB","email_hash":"` +
+				emailHash + `","onboarded_at":"2024-03-05T10:20:30Z"}}`,
+			`{"name":"Bo \u0026 Co","access_type":"passthrough","external_user_details":{"reference_id":"u-2"}}`,
+			"",
+			"",
+			"",
+		}},
+	} {
+		t.Run(tc.version.String(), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "report.csv")
+			_, err := Validate(context.Background(), ValidateConfig{Input: openCSVFor(t, strings.NewReader(input), tc.version),
+				Version: tc.version, ReportPath: path, ReportFormat: report.FormatCSV})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantHeader := "line,status,user_profile_id,error_type,error_message,attempts,request_id,request," +
+				"external_id,name,relationship,email,country,onboarded_at"
+			if h := strings.Join(readHeader(t, path), ","); h != wantHeader {
+				t.Errorf("header\n got: %s\nwant: %s", h, wantHeader)
+			}
+			rows := readReport(t, path)
+			if len(rows) != len(tc.want) {
+				t.Fatalf("%d rows, want %d", len(rows), len(tc.want))
+			}
+			for i, want := range tc.want {
+				got := rows[i]
+				if got["request"] != want {
+					t.Errorf("line %s (%s %s): request\n got: %s\nwant: %s", got["line"], got["status"], got["error_type"], got["request"], want)
+				}
+				if (want == "") != (got["status"] == string(profile.StatusInvalid)) {
+					t.Errorf("line %s is %s with request %q", got["line"], got["status"], got["request"])
+				}
+				if strings.Contains(strings.ToLower(got["request"]), "example.com") {
+					t.Errorf("line %s: the request carries the address: %s", got["line"], got["request"])
+				}
+				if got["external_id"] == "" || got["name"] == "" {
+					t.Errorf("line %s: the input's own columns are missing: %v", got["line"], got)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateRequestColumnInJSONL(t *testing.T) {
+	input := `{"external_id":"u-1","name":"Ada","request":"mine"}` + "\n" + `{"external_id":"u-1"}` + "\n"
+	rd, err := reader.Open(strings.NewReader(input), reader.Options{Format: reader.FormatJSONL, Version: profile.VersionGA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "report.jsonl")
+	if _, err := Validate(context.Background(), ValidateConfig{Input: rd, Version: profile.VersionGA,
+		ReportPath: path, ReportFormat: report.FormatJSONL}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("report:\n%s", b)
+	}
+	// The request is the first key of the row's input; the line's own
+	// "request" key keeps its value under input.request.
+	want := `"input":{"request":"{\"name\":\"Ada\",\"external_user_details\":{\"reference_id\":\"u-1\"}}",` +
+		`"external_id":"u-1","name":"Ada","input.request":"mine"}}`
+	if !strings.HasSuffix(lines[0], want) {
+		t.Errorf("line 1:\n got: %s\nwant it to end with: %s", lines[0], want)
+	}
+	if !strings.Contains(lines[1], `"status":"invalid"`) || !strings.Contains(lines[1], `"input":{"request":"","external_id":"u-1"}}`) {
+		t.Errorf("line 2, a duplicate, has a request: %s", lines[1])
+	}
+}
+
+func TestValidateRenamesAnInputColumnNamedRequest(t *testing.T) {
+	input := "request,external_id,input.request\nr-1,u-1,x-1\n"
+	path := filepath.Join(t.TempDir(), "report.csv")
+	if _, err := Validate(context.Background(), ValidateConfig{Input: openCSV(t, strings.NewReader(input)),
+		ReportPath: path, ReportFormat: report.FormatCSV}); err != nil {
+		t.Fatal(err)
+	}
+	wantHeader := "line,status,user_profile_id,error_type,error_message,attempts,request_id,request," +
+		"input.input.request,external_id,input.request"
+	if h := strings.Join(readHeader(t, path), ","); h != wantHeader {
+		t.Errorf("header\n got: %s\nwant: %s", h, wantHeader)
+	}
+	rows := readReport(t, path)
+	if len(rows) != 1 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	r := rows[0]
+	if r["request"] != `{"external_id":"u-1"}` || r["input.input.request"] != "r-1" || r["input.request"] != "x-1" {
+		t.Errorf("row %v", r)
+	}
+}
+
+func openCSVFor(t *testing.T, r io.Reader, v profile.Version) *reader.Reader {
+	t.Helper()
+	rd, err := reader.Open(r, reader.Options{Format: reader.FormatCSV, Version: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rd
 }
