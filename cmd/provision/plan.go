@@ -25,7 +25,7 @@ func planCommand(stop context.Context, args []string, ios streams, getenv env) e
 	if err != nil {
 		return err
 	}
-	log, in, err := o.openRows(ios, false)
+	log, in, err := o.openRows(stop, ios, false)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func runCommand(stop, send context.Context, c command, args []string, ios stream
 	if err != nil {
 		return err
 	}
-	log, in, err := o.openRows(ios, true)
+	log, in, err := o.openRows(stop, ios, true)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func runCommand(stop, send context.Context, c command, args []string, ios stream
 	if res.Fatal {
 		stopped = fmt.Sprintf("%s; check %s", stopped, o.keySource)
 	}
-	if err := renderReport(stop, st, res.Run, o.reportPath, o.reportFormat, ios.out); err != nil {
+	if err := renderReport(context.Background(), st, res.Run, o.reportPath, o.reportFormat, ios.out); err != nil {
 		return err
 	}
 	counts, errTypes, err := st.Counts(context.Background(), res.Run.ID)
@@ -107,5 +107,14 @@ func (o *options) jobConfig(in *input, st *state.Store, api job.API, gov governo
 		Concurrency: o.concurrency, MaxAttempts: o.maxAttempts, MaxFailures: o.maxFailures,
 		Settle: o.settle, Timeout: o.timeout, ClockMargin: o.clockMargin, Progress: prog, Logger: log,
 		Sync: o.cmd.name == "sync" || (o.cmd.name == "plan" && !o.createOnly), Absent: o.absentPolicy, MaxAbsent: o.absentLimit,
-		IdentityColumn: identityColumn(o.maps, in.rd.Columns()), Probe: reader.ProbeRows}
+		IdentityColumn: identityColumn(o.maps, in.rd.Columns()), Probe: o.probe()}
+}
+
+// probe is how many records a run reads ahead to judge the mapping: a JSONL
+// line may lack a key another has, a CSV header is judged whole.
+func (o *options) probe() int {
+	if o.readerOpts.Format == reader.FormatJSONL {
+		return reader.ProbeRows
+	}
+	return 0
 }

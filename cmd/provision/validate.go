@@ -15,7 +15,7 @@ func validateCommand(stop context.Context, args []string, ios streams, getenv en
 	if err != nil {
 		return err
 	}
-	log, in, err := o.openRows(ios, false)
+	log, in, err := o.openRows(stop, ios, false)
 	if err != nil {
 		return err
 	}

@@ -42,13 +42,28 @@ type input struct {
 // openRows does what every command that reads rows does before its own
 // work: it checks that its outputs (and the state, withState) can be
 // written, then opens the export, logging to ios.err.
-func (o *options) openRows(ios streams, withState bool) (*slog.Logger, *input, error) {
+func (o *options) openRows(stop context.Context, ios streams, withState bool) (*slog.Logger, *input, error) {
 	if err := checkOutputs(o.outputs(withState)...); err != nil {
 		return nil, nil, err
 	}
 	log := newLogger(o.logFormat, ios.err)
-	in, err := openInput(o, ios.in, log)
-	return log, in, err
+	// The header of stdin may be slow to come, or never come: a signal
+	// must still end the command.
+	type opened struct {
+		in  *input
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		in, err := openInput(o, ios.in, log)
+		done <- opened{in, err}
+	}()
+	select {
+	case r := <-done:
+		return log, r.in, r.err
+	case <-stop.Done():
+		return log, nil, exitWith(exitStopped, fmt.Errorf("stopped while waiting for the export's header: %w", context.Cause(stop)))
+	}
 }
 
 // openInput opens the export and reads its header. Whatever makes it

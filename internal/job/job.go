@@ -60,9 +60,10 @@ type Config struct {
 	// Dry: the API's writes are answered by a stand-in and nothing is
 	// paced or swept; a plan runs so, on a copy of the state.
 	Dry bool
-	// Probe is how many records are read, and the mapping judged on them
-	// (reader.CheckMapping), before anything is listed or sent: a --map
-	// to a key no JSONL line has stops the run with nothing sent.
+	// Probe is how many records are read ahead, and the mapping judged
+	// on them (reader.CheckMapping), before anything is listed or sent: a
+	// --map to a key no JSONL line has stops the run with nothing sent. A
+	// CSV header is judged as it is: 0.
 	Probe       int
 	Input       *reader.Reader
 	InputName   string // the file as given, "-" for stdin; with the command it keys resumption
@@ -171,7 +172,7 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	in, err := probe(cfg.Input, cfg.Probe)
+	in, err := probe(stop, cfg.Input, cfg.Probe)
 	if err != nil {
 		return Result{}, err
 	}
@@ -208,7 +209,11 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		close(r.outcomes)
 		<-r.recorded
-		return Result{Run: run, Fatal: errors.Is(err, reconcile.ErrFatal), Stopped: err.Error()}, err
+		res := Result{Run: run, Fatal: errors.Is(err, reconcile.ErrFatal), Stopped: err.Error()}
+		if cause := context.Cause(stopCtx); stopCtx.Err() != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+			res.Stopped, err = cause.Error(), nil // stopped by a signal, not failed
+		}
+		return res, err
 	}
 
 	pool := &worker.Pool{Creator: cfg.API, Writer: cfg.API, Pacer: cfg.Pacer, Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts, Now: cfg.Now}
@@ -304,8 +309,8 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 		return err
 	}
 	for stop.Err() == nil {
-		rec, err := r.in.Next()
-		if errors.Is(err, io.EOF) {
+		rec, err := r.in.Next(stop)
+		if errors.Is(err, io.EOF) || errors.Is(err, errStopped) {
 			break
 		}
 		if err != nil {
@@ -690,25 +695,37 @@ func (r *runner) reconcileBatch(stop context.Context, rec *reconcile.Reconciler,
 	}
 }
 
-// probed replays the records read ahead by probe, then reads on.
+// probed replays the records read ahead by probe, then reads on, in a
+// goroutine of its own: a stop must end a run even while the read is
+// blocked (stdin that nothing writes to), so produce waits on either.
 type probed struct {
 	rd   *reader.Reader
 	recs []reader.Record
 	err  error // what ended the read-ahead early, returned in its turn
+	feed chan readResult
 }
 
-// probe reads up to n records ahead and judges the mapping on them.
-func probe(rd *reader.Reader, n int) (*probed, error) {
+type readResult struct {
+	rec reader.Record
+	err error
+}
+
+// errStopped ends produce's read when the run is stopping.
+var errStopped = errors.New("stopped")
+
+// probe reads up to n records ahead and judges the mapping on them. A stop
+// ends the read-ahead; the run then stops as it would have.
+func probe(stop context.Context, rd *reader.Reader, n int) (*probed, error) {
 	p := &probed{rd: rd}
 	for len(p.recs) < n {
-		rec, err := rd.Next()
+		rec, err := p.read(stop)
 		if err != nil {
 			p.err = err
 			break
 		}
 		p.recs = append(p.recs, rec)
 	}
-	if n > 0 {
+	if !errors.Is(p.err, errStopped) {
 		if err := rd.CheckMapping(); err != nil {
 			return nil, err
 		}
@@ -716,8 +733,9 @@ func probe(rd *reader.Reader, n int) (*probed, error) {
 	return p, nil
 }
 
-// Next returns the records read ahead, then the rest of the input.
-func (p *probed) Next() (reader.Record, error) {
+// Next returns the records read ahead, then the rest of the input, or
+// errStopped once stop is done.
+func (p *probed) Next(stop context.Context) (reader.Record, error) {
 	if len(p.recs) > 0 {
 		rec := p.recs[0]
 		p.recs[0] = reader.Record{}
@@ -727,5 +745,33 @@ func (p *probed) Next() (reader.Record, error) {
 	if p.err != nil {
 		return reader.Record{}, p.err
 	}
-	return p.rd.Next()
+	rec, err := p.read(stop)
+	if err != nil {
+		p.err = err
+	}
+	return rec, err
+}
+
+// read takes the next record from the reading goroutine, started on first
+// use.
+func (p *probed) read(stop context.Context) (reader.Record, error) {
+	if p.feed == nil {
+		p.feed = make(chan readResult, 64)
+		go func() {
+			for {
+				rec, err := p.rd.Next()
+				p.feed <- readResult{rec, err}
+				if err != nil {
+					close(p.feed)
+					return
+				}
+			}
+		}()
+	}
+	select {
+	case r := <-p.feed:
+		return r.rec, r.err
+	case <-stop.Done():
+		return reader.Record{}, errStopped
+	}
 }
