@@ -88,7 +88,7 @@ func sampleCases() map[string]sampleCase {
 	none := map[string]string{}
 	return map[string]sampleCase{
 		"okta": {
-			config: "okta.toml", export: "okta.csv",
+			config: "okta.toml", export: "okta-users.csv",
 			profiles: map[string]gaWant{
 				"00u1k9x2a3B4c5D6e001": {name: "Ada Lovelace", access: "application", metadata: eng, country: "GB",
 					email: "ada.lovelace@example.com", nameHash: "Ada Lovelace", onboarded: "2024-03-05T10:20:30Z", status: "active"},
@@ -115,7 +115,7 @@ func sampleCases() map[string]sampleCase {
 			filtered: []string{"00u1k9x2a3B4c5D6e004", "00u1k9x2a3B4c5D6e012"},
 		},
 		"entra": {
-			config: "entra.yaml", export: "entra.csv",
+			config: "entra.yaml", export: "entra-users.csv",
 			profiles: map[string]gaWant{
 				"6f1c2a4e-0b7d-4c1e-9a53-1e2f3a4b5c01": {name: "Nora Berg", access: "application", metadata: map[string]string{"department": "Sales"},
 					country: "NO", email: "Nora.Berg@contoso.com", nameHash: "Nora Berg", onboarded: "2023-03-14T09:26:53Z", status: "active", entity: "individual"},
@@ -138,7 +138,7 @@ func sampleCases() map[string]sampleCase {
 			filtered: []string{"6f1c2a4e-0b7d-4c1e-9a53-1e2f3a4b5c04"},
 		},
 		"auth0": {
-			config: "auth0.toml", export: "auth0.jsonl",
+			config: "auth0.toml", export: "auth0-users.jsonl",
 			profiles: map[string]gaWant{
 				"auth0|65a1f0c2e4b0a1b2c3d4e501": {name: "Maya Patel", access: "application", metadata: map[string]string{"plan": "pro"},
 					country: "IN", email: "maya.patel@example.net", onboarded: "2023-02-11T09:15:22.123Z"},
@@ -161,7 +161,7 @@ func sampleCases() map[string]sampleCase {
 			filtered: []string{"auth0|65a1f0c2e4b0a1b2c3d4e504"},
 		},
 		"stripe": {
-			config: "stripe.toml", export: "stripe.csv",
+			config: "stripe.toml", export: "stripe-customers.csv",
 			profiles: map[string]gaWant{
 				"cus_PqR1a2B3c4D5e6": {name: "Northwind Traders", access: "application", metadata: map[string]string{"plan": "enterprise"},
 					country: "GB", email: "billing@northwind.example", onboarded: "2023-11-14T22:13:20Z", status: "active", entity: "business"},
@@ -494,7 +494,7 @@ func TestGAStateFilledUnderTheSeedSendsNothingNew(t *testing.T) {
 }
 
 func TestGAMappingMistakesStopBeforeTheFirstRequest(t *testing.T) {
-	auth0 := samplePath(t, "auth0.jsonl")
+	auth0 := samplePath(t, "auth0-users.jsonl")
 	for _, tc := range []struct {
 		name   string
 		files  map[string]string // written into the workdir
