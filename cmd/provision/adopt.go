@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/provision/provision/internal/client"
 	"github.com/provision/provision/internal/governor"
 	"github.com/provision/provision/internal/job"
 )
@@ -28,9 +27,9 @@ func adoptCommand(stop context.Context, args []string, ios streams, getenv env) 
 	}
 	defer unlock()
 	defer st.Close()
-	api, err := client.New(client.Config{BaseURL: o.baseURL, APIKey: o.apiKey, Timeout: o.timeout, Concurrency: o.concurrency, UserAgent: "provision/" + version, Version: o.readerOpts.Version})
+	api, err := o.newClient()
 	if err != nil {
-		return &usageError{err: err}
+		return err
 	}
 	obs, err := job.Adopt(stop, job.Config{Target: targetOf(o.baseURL), Store: st, API: api, Pacer: governor.New(governor.Config{Ceiling: o.rate}), Logger: log})
 	if err != nil {

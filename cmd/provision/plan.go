@@ -44,10 +44,9 @@ func planCommand(stop context.Context, args []string, ios streams, getenv env) e
 		return err
 	}
 	defer st.Close()
-	api, err := client.New(client.Config{BaseURL: o.baseURL, APIKey: o.apiKey, Timeout: o.timeout, Concurrency: o.concurrency,
-		UserAgent: "provision/" + version, Version: o.readerOpts.Version})
+	api, err := o.newClient()
 	if err != nil {
-		return &usageError{err: err}
+		return err
 	}
 	prog := newProgress(o, ios, log, in)
 	defer acknowledgeStop(stop, ios, log)()

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/provision/provision/internal/client"
 	"github.com/provision/provision/internal/governor"
 	"github.com/provision/provision/internal/job"
 	"github.com/provision/provision/internal/profile"
@@ -35,9 +34,9 @@ func runCommand(stop, send context.Context, c command, args []string, ios stream
 	}
 	defer unlock()
 	defer st.Close()
-	api, err := client.New(client.Config{BaseURL: o.baseURL, APIKey: o.apiKey, Timeout: o.timeout, Concurrency: o.concurrency, UserAgent: "provision/" + version, Version: o.readerOpts.Version})
+	api, err := o.newClient()
 	if err != nil {
-		return &usageError{err: err}
+		return err
 	}
 	gov := governor.New(governor.Config{Ceiling: o.rate})
 	prog := newProgress(o, ios, log, in)

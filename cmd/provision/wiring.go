@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/provision/provision/internal/client"
 	"github.com/provision/provision/internal/reader"
 	"github.com/provision/provision/internal/report"
 	"github.com/provision/provision/internal/state"
@@ -187,4 +188,15 @@ func identityColumn(maps []string, columns []string) string {
 		return "reference_id"
 	}
 	return "external_id"
+}
+
+// newClient is the API client the options describe: the SDK as transport,
+// speaking the --api contract.
+func (o *options) newClient() (*client.Client, error) {
+	api, err := client.New(client.Config{BaseURL: o.baseURL, APIKey: o.apiKey, Timeout: o.timeout, Concurrency: o.concurrency,
+		UserAgent: "provision/" + version, Version: o.readerOpts.Version})
+	if err != nil {
+		return nil, &usageError{err: err}
+	}
+	return api, nil
 }

@@ -100,7 +100,7 @@ func TestFaultRates(t *testing.T) {
 			cfg := emulator.Config{Seed: int64(len(k.kind)) + 1, Faults: emulator.Faults{k.kind: p}, SlowDelay: 5 * time.Second}
 			var opts []option.RequestOption
 			if k.kind == "slow" {
-				opts = append(opts, option.WithRequestTimeout(400*time.Millisecond))
+				opts = append(opts, option.WithRequestTimeout(2*time.Second)) // well short of SlowDelay, well past a loaded machine's slowest plain answer
 			}
 			e := newEnv(t, cfg, opts...)
 			seen := make([]string, n)

@@ -18,10 +18,12 @@ type Absentee struct {
 	Suspended bool            // a sync suspended it earlier
 }
 
-// absentSQL selects the managed profiles that no row of the run names.
-// Rows name identities through the (run_id, identity, seq) index.
+// absentSQL selects the managed profiles that no input row of the run
+// names. Rows name identities through the (run_id, identity, seq) index;
+// the rows of absent profiles (no line) that an earlier process of a
+// resumed sync added name nothing: they are absent still, and handled again.
 const absentSQL = `FROM ledger WHERE status = 'created' AND named = 1
-	AND NOT EXISTS (SELECT 1 FROM rows WHERE rows.run_id = ? AND rows.identity = ledger.identity)`
+	AND NOT EXISTS (SELECT 1 FROM rows WHERE rows.run_id = ? AND rows.identity = ledger.identity AND rows.line > 0)`
 
 // Managed counts the profiles a sync may suspend or delete: every one an
 // export of this state has named, and not deleted.
