@@ -1,0 +1,201 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/provision/provision/internal/client"
+	"github.com/provision/provision/internal/profile"
+	"github.com/provision/provision/internal/reader"
+	"github.com/provision/provision/internal/state"
+)
+
+// runOnce runs (not syncs) csv against org, bound to target, and returns
+// the report rows by external_id.
+func runOnce(t *testing.T, st *state.Store, org API, target, mapping string, csv string) (map[string]state.ReportRow, Result, error) {
+	t.Helper()
+	rd, err := reader.Open(strings.NewReader(csv), reader.Options{Format: reader.FormatCSV})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	res, err := Run(ctx, ctx, Config{Input: rd, InputName: fmt.Sprint(time.Now().UnixNano()), Store: st, API: org, Pacer: noPacer{},
+		Concurrency: 2, MaxAttempts: 2, Settle: time.Millisecond, Timeout: time.Second, Progress: nopProgress{}, Target: target, Mapping: mapping})
+	if err != nil {
+		return nil, res, err
+	}
+	if err := st.FinishRun(res.Run.ID, res.Rows, 0, nil, 10); err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]state.ReportRow{}
+	err = st.EachRow(ctx, res.Run.ID, func(r state.ReportRow) error {
+		for _, f := range r.Fields {
+			if f.Name == "external_id" {
+				rows[f.Value] = r
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows, res, nil
+}
+
+func seedOrg(org *memOrg, ids ...string) map[string]string {
+	made := map[string]string{}
+	for _, id := range ids {
+		made[id] = org.Create(context.Background(), profile.Request{ExternalID: profile.Str(id), Name: profile.Str("Name of " + id)}).Profile.ID
+	}
+	return made
+}
+
+func TestAdoptionSkipsWhatTheOrgHolds(t *testing.T) {
+	org, st := &memOrg{}, openStore(t)
+	made := seedOrg(org, "u1", "u2")
+	rows, res, err := runOnce(t, st, org, "org", "", "external_id,name\nu1,Name of u1\nu2,Other name\nu3,Name of u3\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRow(t, rows, "u1", profile.StatusSkipped, "", "")
+	wantRow(t, rows, "u2", profile.StatusSkipped, profile.ErrorProfileChanged, "name")
+	wantRow(t, rows, "u3", profile.StatusCreated, "", "")
+	if rows["u1"].ProfileID != made["u1"] || rows["u2"].ProfileID != made["u2"] || res.Adopted != 2 {
+		t.Errorf("adopted %d; ids %s %s, want %s %s", res.Adopted, rows["u1"].ProfileID, rows["u2"].ProfileID, made["u1"], made["u2"])
+	}
+	if n := len(org.byExternalID()); n != 3 {
+		t.Errorf("the org holds %d profiles, want 3", n)
+	}
+}
+
+func TestAnIdentityHeldTwiceSendsNothing(t *testing.T) {
+	org, st := &memOrg{}, openStore(t)
+	first := seedOrg(org, "u1")["u1"]
+	second := seedOrg(org, "u1")["u1"]
+	rows, res, err := runOnce(t, st, org, "org", "", "external_id,name\nu1,Name of u1\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRow(t, rows, "u1", profile.StatusSkipped, profile.ErrorMultipleMatch, second)
+	if !strings.Contains(rows["u1"].ErrorMessage, first) {
+		t.Errorf("the message names %q, want both %s and %s", rows["u1"].ErrorMessage, first, second)
+	}
+	if len(res.Duplicates) != 1 {
+		t.Errorf("duplicates %+v, want the second profile", res.Duplicates)
+	}
+	if org.made != 2 {
+		t.Errorf("%d creates, want none by the run", org.made-2)
+	}
+}
+
+// twinOrg creates two profiles for every create: another host sent the
+// same row at the same moment.
+type twinOrg struct{ *memOrg }
+
+func (o twinOrg) Create(ctx context.Context, req profile.Request) client.Result {
+	o.memOrg.Create(ctx, req)
+	return o.memOrg.Create(ctx, req)
+}
+
+func TestSweepReportsADuplicateWithBothIDs(t *testing.T) {
+	org, st := twinOrg{&memOrg{}}, openStore(t)
+	rows, res, err := runOnce(t, st, org, "org", "", "external_id,name\nu1,One\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Duplicates) != 1 {
+		t.Fatalf("duplicates %+v, want one", res.Duplicates)
+	}
+	d := res.Duplicates[0]
+	wantRow(t, rows, "u1", profile.StatusCreated, profile.ErrorDuplicate, d.Other)
+	if !strings.Contains(rows["u1"].ErrorMessage, d.Kept) || d.Kept == d.Other {
+		t.Errorf("message %q; want both %s and %s", rows["u1"].ErrorMessage, d.Kept, d.Other)
+	}
+	// The next run still says so, and sends nothing for it.
+	rows, _, err = runOnce(t, st, org, "org", "", "external_id,name\nu1,One\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRow(t, rows, "u1", profile.StatusSkipped, profile.ErrorMultipleMatch, d.Other)
+}
+
+func TestCatchUpAdoptsProfilesMadeElsewhere(t *testing.T) {
+	org, st := &memOrg{}, openStore(t)
+	if _, _, err := runOnce(t, st, org, "org", "", "external_id,name\nu1,Name of u1\n"); err != nil {
+		t.Fatal(err)
+	}
+	made := seedOrg(org, "u2")["u2"] // a second host, another tool, a restored backup
+	rows, res, err := runOnce(t, st, org, "org", "", "external_id,name\nu1,Name of u1\nu2,Name of u2\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRow(t, rows, "u2", profile.StatusSkipped, "", "")
+	if rows["u2"].ProfileID != made || res.Adopted != 1 || org.made != 2 {
+		t.Errorf("u2 %s (made %s), adopted %d, creates %d", rows["u2"].ProfileID, made, res.Adopted, org.made)
+	}
+}
+
+func TestAStateServesOneTarget(t *testing.T) {
+	org, st := &memOrg{}, openStore(t)
+	if _, _, err := runOnce(t, st, org, "https://a.example", "", "external_id,name\nu1,One\n"); err != nil {
+		t.Fatal(err)
+	}
+	other := &memOrg{}
+	_, _, err := runOnce(t, st, other, "https://b.example", "", "external_id,name\nu1,One\n")
+	var te *state.TargetError
+	if !errors.As(err, &te) || !strings.Contains(err.Error(), "https://a.example") || !strings.Contains(err.Error(), "https://b.example") {
+		t.Fatalf("err %v, want a TargetError naming both", err)
+	}
+	if other.made != 0 || len(other.profiles) != 0 {
+		t.Error("something reached the other target")
+	}
+}
+
+func TestAChangedIdentityMappingStops(t *testing.T) {
+	org, st := &memOrg{}, openStore(t)
+	if _, _, err := runOnce(t, st, org, "org", `column "user_id"`, "external_id,name\nu1,One\n"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := runOnce(t, st, org, "org", `column "external_id"`, "external_id,name\nu1,One\n")
+	var me *MappingError
+	if !errors.As(err, &me) || !strings.Contains(err.Error(), "--remap") {
+		t.Fatalf("err %v, want a MappingError naming --remap", err)
+	}
+}
+
+// A row a killed run sent, which the next export no longer has, is still
+// looked for: the ledger learns its profile instead of keeping it pending.
+func TestAStrayPendingEntryIsReconciled(t *testing.T) {
+	org, st := &memOrg{}, openStore(t)
+	gone := profile.Request{ExternalID: profile.Str("gone"), Name: profile.Str("Gone")}
+	run, err := st.BeginRun(state.Spec{Command: "run", Input: "old.csv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := st.Admit(run.ID, state.Input{Seq: 1, Line: 2, Request: gone}); err != nil || !d.Send {
+		t.Fatalf("admit: %+v %v", d, err)
+	}
+	if err := st.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	org.Create(context.Background(), gone) // the request reached the server; the process died
+	_, res, err := runOnce(t, st, org, "org", "", "external_id,name\nu1,One\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Strays != 1 || res.Reconciled != 1 {
+		t.Errorf("strays %d, reconciled %d; want 1 and 1", res.Strays, res.Reconciled)
+	}
+	rows, _, err := runOnce(t, st, org, "org", "", "external_id,name\ngone,Gone\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRow(t, rows, "gone", profile.StatusSkipped, "", "")
+	if org.made != 2 {
+		t.Errorf("%d creates, want 2 (u1, and gone once)", org.made)
+	}
+}
