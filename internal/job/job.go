@@ -604,11 +604,14 @@ func (r *runner) reconcileBatch(stop context.Context, rec *reconcile.Reconciler,
 		}
 	}
 	if wait := ready.Sub(r.now()); wait > 0 {
+		r.cfg.Progress.Waiting(fmt.Sprintf("%d unknown outcomes: looked up at %s (--timeout + --settle after their send)", len(batch), ready.Format(time.TimeOnly)))
 		select {
 		case <-time.After(wait):
 		case <-stop.Done():
 		}
 	}
+	r.cfg.Progress.Waiting(fmt.Sprintf("looking up %d unknown outcomes", len(batch)))
+	defer r.cfg.Progress.Waiting("")
 	if stop.Err() != nil {
 		for _, p := range batch {
 			r.done(p, profile.StatusPending)

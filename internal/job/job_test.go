@@ -80,6 +80,7 @@ func (noPacer) Observe(governor.Signal)        {}
 type nopProgress struct{}
 
 func (nopProgress) Add(profile.Status) {}
+func (nopProgress) Waiting(string)     {}
 func (nopProgress) Close()             {}
 
 func openInput(t *testing.T, csv string) *reader.Reader {

@@ -42,6 +42,7 @@ type ValidateConfig struct {
 type noProgress struct{}
 
 func (noProgress) Add(profile.Status) {}
+func (noProgress) Waiting(string)     {}
 func (noProgress) Close()             {}
 
 // ValidateResult counts what Validate found, by status and by rule broken.

@@ -25,6 +25,8 @@ type statusCounter struct {
 	n  map[profile.Status]int
 }
 
+func (c *statusCounter) Waiting(string) {}
+
 func (c *statusCounter) Add(st profile.Status) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

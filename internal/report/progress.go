@@ -29,6 +29,10 @@ const barInterval = 200 * time.Millisecond
 type Progress interface {
 	// Add counts one finished row with its status; safe for concurrent use.
 	Add(status profile.Status)
+	// Waiting says what the run waits for while no row finishes (""
+	// once it no longer waits), so a bar at 99% says why; safe for
+	// concurrent use.
+	Waiting(what string)
 	// Close stops the updates and finishes the bar; it is safe to call twice.
 	Close()
 }
@@ -85,8 +89,9 @@ func newCounts() map[profile.Status]*atomic.Int64 {
 // progress counts rows with atomics so that Add, called by every worker,
 // never waits for drawing or logging, which one goroutine does on a ticker.
 type progress struct {
-	done   atomic.Int64
-	counts map[profile.Status]*atomic.Int64 // one per status, made at the start
+	done    atomic.Int64
+	counts  map[profile.Status]*atomic.Int64 // one per status, made at the start
+	waiting atomic.Pointer[string]           // what the run waits for, if anything
 
 	start    time.Time
 	total    int // read and written by the updating goroutine, then by Close
@@ -104,6 +109,15 @@ type progress struct {
 func (p *progress) Add(status profile.Status) {
 	p.counts[status].Add(1) // every status has a counter: see newCounts
 	p.done.Add(1)
+}
+
+// Waiting implements Progress.
+func (p *progress) Waiting(what string) {
+	if what == "" {
+		p.waiting.Store(nil)
+		return
+	}
+	p.waiting.Store(&what)
 }
 
 // Close implements Progress.
@@ -167,6 +181,9 @@ func (p *progress) logLine(logger *slog.Logger) {
 		}
 	}
 	attrs = append(attrs, slog.Float64("rows_per_s", p.rate()))
+	if w := p.waiting.Load(); w != nil {
+		attrs = append(attrs, slog.String("waiting", *w))
+	}
 	logger.Info("progress", attrs...)
 }
 
@@ -215,6 +232,9 @@ func (p *progress) describe() string {
 		if n := p.counts[st].Load(); n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, st))
 		}
+	}
+	if w := p.waiting.Load(); w != nil {
+		parts = append(parts, *w)
 	}
 	return strings.Join(parts, ", ")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"github.com/provision/provision/internal/profile"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -146,5 +147,26 @@ func TestProgressBar(t *testing.T) {
 				t.Errorf("progress logged while drawing a bar: %q", log.String())
 			}
 		})
+	}
+}
+
+// While no row finishes, the progress says what the run waits for, and
+// stops saying it once the wait is over.
+func TestProgressSaysWhatTheRunWaitsFor(t *testing.T) {
+	var out syncBuffer
+	p := NewProgress(ProgressOptions{Out: io.Discard, Mode: ProgressNever, Total: 5,
+		Interval: time.Millisecond, Logger: slog.New(slog.NewTextHandler(&out, nil))})
+	p.Waiting("3 unknown outcomes: looked up at 12:00:00")
+	time.Sleep(20 * time.Millisecond)
+	p.Waiting("")
+	time.Sleep(5 * time.Millisecond) // a line begun before the wait ended is written
+	n := len(out.String())
+	time.Sleep(20 * time.Millisecond)
+	p.Close()
+	if !strings.Contains(out.String()[:n], `waiting="3 unknown outcomes: looked up at 12:00:00"`) {
+		t.Errorf("no waiting in the log lines: %q", out.String()[:n])
+	}
+	if strings.Contains(out.String()[n:], "waiting=") {
+		t.Errorf("still waiting after the wait: %q", out.String()[n:])
 	}
 }
