@@ -21,16 +21,11 @@ func adoptCommand(stop context.Context, args []string, ios streams, getenv env) 
 		return err
 	}
 	log := newLogger(o.logFormat, ios.err)
-	st, unlock, err := openState(o.statePath)
+	st, api, closeAPI, err := o.openAPI()
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	defer st.Close()
-	api, err := o.newClient()
-	if err != nil {
-		return err
-	}
+	defer closeAPI()
 	obs, err := job.Adopt(stop, job.Config{Target: targetOf(o.baseURL), Store: st, API: api, Pacer: governor.New(governor.Config{Ceiling: o.rate}), Logger: log})
 	if err != nil {
 		return err

@@ -28,16 +28,11 @@ func runCommand(stop, send context.Context, c command, args []string, ios stream
 		return err
 	}
 	defer in.close()
-	st, unlock, err := openState(o.statePath)
+	st, api, closeAPI, err := o.openAPI()
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	defer st.Close()
-	api, err := o.newClient()
-	if err != nil {
-		return err
-	}
+	defer closeAPI()
 	gov := governor.New(governor.Config{Ceiling: o.rate})
 	prog := newProgress(o, ios, log, in)
 	log.Info("run started", "input", o.file, "state", o.statePath, "report", o.reportPath, "base_url", o.baseURL,

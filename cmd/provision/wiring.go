@@ -200,3 +200,18 @@ func (o *options) newClient() (*client.Client, error) {
 	}
 	return api, nil
 }
+
+// openAPI opens what a command that sends needs: the state, under its lock,
+// and the API client. close releases both.
+func (o *options) openAPI() (st *state.Store, api *client.Client, close func(), err error) {
+	st, unlock, err := openState(o.statePath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if api, err = o.newClient(); err != nil {
+		st.Close()
+		unlock()
+		return nil, nil, nil, err
+	}
+	return st, api, func() { st.Close(); unlock() }, nil
+}

@@ -518,15 +518,21 @@ func (r *runner) settle(stop context.Context) func(worker.Done) {
 			}
 			r.record(o)
 			r.finish(profile.StatusFailed)
-			if res.Kind == client.Fatal {
-				r.fatal.Store(true)
-				r.stop(fmt.Errorf("the API refused the credentials (%s)", res.Message))
-				return
-			}
-			if n := r.failures.Add(1); r.cfg.MaxFailures > 0 && n > int64(r.cfg.MaxFailures) {
-				r.stop(fmt.Errorf("error budget spent: %d rows failed (--max-failures %d)", n, r.cfg.MaxFailures))
-			}
+			r.failed(res)
 		}
+	}
+}
+
+// failed counts a failed row: refused credentials stop the run at once,
+// and past --max-failures so does the error budget.
+func (r *runner) failed(res client.Result) {
+	if res.Kind == client.Fatal {
+		r.fatal.Store(true)
+		r.stop(fmt.Errorf("the API refused the credentials (%s)", res.Message))
+		return
+	}
+	if n := r.failures.Add(1); r.cfg.MaxFailures > 0 && n > int64(r.cfg.MaxFailures) {
+		r.stop(fmt.Errorf("error budget spent: %d rows failed (--max-failures %d)", n, r.cfg.MaxFailures))
 	}
 }
 

@@ -195,14 +195,7 @@ func (r *runner) settleWrite(d worker.Done) {
 	r.record(o)
 	r.finish(o.Status)
 	if o.Status == profile.StatusFailed {
-		if res.Kind == client.Fatal {
-			r.fatal.Store(true)
-			r.stop(fmt.Errorf("the API refused the credentials (%s)", res.Message))
-			return
-		}
-		if n := r.failures.Add(1); r.cfg.MaxFailures > 0 && n > int64(r.cfg.MaxFailures) {
-			r.stop(fmt.Errorf("error budget spent: %d rows failed (--max-failures %d)", n, r.cfg.MaxFailures))
-		}
+		r.failed(res)
 	}
 }
 
