@@ -77,6 +77,7 @@ type gaWant struct {
 // sampleCase is one sample config over its sample export.
 type sampleCase struct {
 	config, export string
+	refColumn      string            // the input column reference_id is mapped from
 	profiles       map[string]gaWant // by reference_id
 	invalid        map[int]string    // line -> error_type
 	filtered       []string          // reference_ids a --where drops
@@ -88,7 +89,7 @@ func sampleCases() map[string]sampleCase {
 	none := map[string]string{}
 	return map[string]sampleCase{
 		"okta": {
-			config: "okta.toml", export: "okta-users.csv",
+			config: "okta.toml", export: "okta-users.csv", refColumn: "Id",
 			profiles: map[string]gaWant{
 				"00u1k9x2a3B4c5D6e001": {name: "Ada Lovelace", access: "application", metadata: eng, country: "GB",
 					email: "ada.lovelace@example.com", nameHash: "Ada Lovelace", onboarded: "2024-03-05T10:20:30Z", status: "active"},
@@ -115,7 +116,7 @@ func sampleCases() map[string]sampleCase {
 			filtered: []string{"00u1k9x2a3B4c5D6e004", "00u1k9x2a3B4c5D6e012"},
 		},
 		"entra": {
-			config: "entra.yaml", export: "entra-users.csv",
+			config: "entra.yaml", export: "entra-users.csv", refColumn: "id",
 			profiles: map[string]gaWant{
 				"6f1c2a4e-0b7d-4c1e-9a53-1e2f3a4b5c01": {name: "Nora Berg", access: "application", metadata: map[string]string{"department": "Sales"},
 					country: "NO", email: "Nora.Berg@contoso.com", nameHash: "Nora Berg", onboarded: "2023-03-14T09:26:53Z", status: "active", entity: "individual"},
@@ -138,7 +139,7 @@ func sampleCases() map[string]sampleCase {
 			filtered: []string{"6f1c2a4e-0b7d-4c1e-9a53-1e2f3a4b5c04"},
 		},
 		"auth0": {
-			config: "auth0.toml", export: "auth0-users.jsonl",
+			config: "auth0.toml", export: "auth0-users.jsonl", refColumn: "user_id",
 			profiles: map[string]gaWant{
 				"auth0|65a1f0c2e4b0a1b2c3d4e501": {name: "Maya Patel", access: "application", metadata: map[string]string{"plan": "pro"},
 					country: "IN", email: "maya.patel@example.net", onboarded: "2023-02-11T09:15:22.123Z"},
@@ -161,7 +162,7 @@ func sampleCases() map[string]sampleCase {
 			filtered: []string{"auth0|65a1f0c2e4b0a1b2c3d4e504"},
 		},
 		"stripe": {
-			config: "stripe.toml", export: "stripe-customers.csv",
+			config: "stripe.toml", export: "stripe-customers.csv", refColumn: "id",
 			profiles: map[string]gaWant{
 				"cus_PqR1a2B3c4D5e6": {name: "Northwind Traders", access: "application", metadata: map[string]string{"plan": "enterprise"},
 					country: "GB", email: "billing@northwind.example", onboarded: "2023-11-14T22:13:20Z", status: "active", entity: "business"},
@@ -220,7 +221,7 @@ func TestSampleConfigsUnderGA(t *testing.T) {
 }
 
 // checkSampleReport checks every row of a sample's report and returns the
-// profile id of each reference_id created.
+// profile id the report gives each reference_id created.
 func checkSampleReport(t *testing.T, tc sampleCase, rows []map[string]string) map[string]string {
 	t.Helper()
 	if len(rows) != len(tc.profiles)+len(tc.invalid) {
@@ -233,6 +234,10 @@ func checkSampleReport(t *testing.T, tc sampleCase, rows []map[string]string) ma
 		if err != nil {
 			t.Fatalf("row %v: line %q", r, r["line"])
 		}
+		ref := r[tc.refColumn]
+		if slices.Contains(tc.filtered, ref) {
+			t.Errorf("line %d: %s is filtered out by the config's where, yet reported %s", line, ref, r["status"])
+		}
 		if rule, bad := tc.invalid[line]; bad {
 			if r["status"] != "invalid" || r["error_type"] != rule {
 				t.Errorf("line %d: %s/%s (%s), want invalid/%s", line, r["status"], r["error_type"], r["error_message"], rule)
@@ -242,11 +247,15 @@ func checkSampleReport(t *testing.T, tc sampleCase, rows []map[string]string) ma
 			}
 			continue
 		}
+		if _, ok := tc.profiles[ref]; !ok {
+			t.Errorf("line %d: %s %s is not a valid row of the sample", line, r["status"], ref)
+			continue
+		}
 		if r["status"] != "created" || !strings.HasPrefix(r["user_profile_id"], "uprof_") {
 			t.Errorf("line %d: %s %q (%s %s), want created with an id", line, r["status"], r["user_profile_id"], r["error_type"], r["error_message"])
 			continue
 		}
-		ids[r["user_profile_id"]] = r["user_profile_id"]
+		ids[ref] = r["user_profile_id"]
 	}
 	return ids
 }
@@ -281,8 +290,8 @@ func checkSampleProfiles(t *testing.T, tc sampleCase, stored []gaStored, reporte
 			continue
 		}
 		p := ps[0]
-		if reported[p.ID] == "" {
-			t.Errorf("%s: profile %s is not the one the report names", ref, p.ID)
+		if reported[ref] != p.ID {
+			t.Errorf("%s: the report names profile %q, the emulator holds %s", ref, reported[ref], p.ID)
 		}
 		field := func(name string, got *string, want string) {
 			t.Helper()
