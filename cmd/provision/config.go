@@ -93,15 +93,7 @@ func configValues(key string, v any) ([]string, error) {
 		if key != "map" {
 			return nil, fmt.Errorf("%s: a table is only taken for map (FIELD = SOURCE)", key)
 		}
-		var out []string
-		for _, field := range sortedKeys(x) {
-			src, ok := x[field].(string)
-			if !ok {
-				return nil, fmt.Errorf("map.%s: the source must be a string", field)
-			}
-			out = append(out, field+"="+src)
-		}
-		return out, nil
+		return mapEntries("", x)
 	}
 	return nil, fmt.Errorf("%s: unsupported value %v (%T)", key, v, v)
 }
@@ -113,4 +105,27 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// mapEntries flattens a map table into FIELD=SOURCE specs. A dotted key
+// left unquoted (metadata.plan = "...") is a nested table in TOML and
+// YAML; it means the dotted field all the same.
+func mapEntries(prefix string, table map[string]any) ([]string, error) {
+	var out []string
+	for _, key := range sortedKeys(table) {
+		field := prefix + key
+		switch v := table[key].(type) {
+		case string:
+			out = append(out, field+"="+v)
+		case map[string]any:
+			more, err := mapEntries(field+".", v)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, more...)
+		default:
+			return nil, fmt.Errorf("map.%s: the source must be a string, got %v", field, v)
+		}
+	}
+	return out, nil
 }
