@@ -33,5 +33,10 @@ echo
 echo "== run again: nothing is created twice"
 "$BIN" run samples/users.csv --state "$OUT/provision.db" --report "$OUT/report-2.csv" || true
 echo
+echo "== an Okta export under the GA contract, mapped by samples/okta.toml: plan (sends no write), then sync"
+"$BIN" plan --config samples/okta.toml samples/okta-users.csv --absent suspend --state "$OUT/okta.db" --report "$OUT/okta-plan.csv" --progress never || true
+"$BIN" sync --config samples/okta.toml samples/okta-users.csv --absent suspend --timeout 5s --state "$OUT/okta.db" --report "$OUT/okta-sync.csv" --progress never || true
+cut -c1-150 "$OUT/okta-sync.csv" | head -8
+echo
 echo "== emulator: $(curl -s "$URL/_emulator/stats" 2>/dev/null || echo '(curl not installed)')"
 [ "$code" -le 1 ]
