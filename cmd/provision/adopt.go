@@ -26,7 +26,7 @@ func adoptCommand(stop context.Context, args []string, ios streams, getenv env) 
 		return err
 	}
 	defer closeAPI()
-	obs, err := job.Adopt(stop, job.Config{Target: targetOf(o.baseURL), Store: st, API: api, Pacer: governor.New(governor.Config{Ceiling: o.rate}), Logger: log})
+	obs, err := job.Adopt(stop, job.Config{Target: targetOf(o.baseURL, o.workspace), Store: st, API: api, Pacer: governor.New(governor.Config{Ceiling: o.rate}), Logger: log})
 	if err != nil {
 		return err
 	}

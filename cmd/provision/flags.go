@@ -153,6 +153,7 @@ type options struct {
 	absent      string
 	maxAbsent   string
 	createOnly  bool
+	workspace   string
 
 	// resolved by check
 	readerOpts   reader.Options
@@ -216,6 +217,7 @@ func (o *options) flagSet() (*flag.FlagSet, map[group][]string) {
 	in(groupConnection, func() {
 		fs.StringVar(&o.baseURL, "base-url", "", "API base URL (default $ANTHROPIC_BASE_URL or "+defaultBaseURL+"); http:// only to loopback")
 		fs.StringVar(&o.apiKeyFile, "api-key-file", "", "read the API key from this file (default: $ANTHROPIC_API_KEY)")
+		fs.StringVar(&o.workspace, "workspace", "", "the workspace `ID` to send as anthropic-workspace-id (default: none, the key's own); the state is bound to it with the base URL")
 		fs.Float64Var(&o.rate, "rate", 0, "requests per second never exceeded (default: find the server's limit)")
 		fs.IntVar(&o.concurrency, "concurrency", defaultConcurrency, "requests in flight at once")
 		fs.IntVar(&o.maxAttempts, "max-attempts", defaultMaxAttempts, "requests per row for answers that are safe to retry (429, 529, no connection)")

@@ -96,7 +96,7 @@ func runCommand(stop, send context.Context, c command, args []string, ios stream
 // jobConfig is the job's configuration the options give, for a run, a sync
 // or a plan.
 func (o *options) jobConfig(in *input, st *state.Store, api job.API, gov governor.Pacer, prog report.Progress, log *slog.Logger) job.Config {
-	return job.Config{Target: targetOf(o.baseURL), Mapping: identityMapping(o.maps), Remap: o.remap, NoAdopt: o.noAdopt,
+	return job.Config{Target: targetOf(o.baseURL, o.workspace), Mapping: identityMapping(o.maps), Remap: o.remap, NoAdopt: o.noAdopt,
 		Version: o.readerOpts.Version, Input: in.rd, InputName: inputName(o.file), Store: st, API: api, Pacer: gov,
 		Concurrency: o.concurrency, MaxAttempts: o.maxAttempts, MaxFailures: o.maxFailures,
 		Settle: o.settle, Timeout: o.timeout, ClockMargin: o.clockMargin, Progress: prog, Logger: log,

@@ -147,17 +147,21 @@ func openState(path string) (*state.Store, func(), error) {
 	return st, func() { unlock() }, nil
 }
 
-// targetOf names the org a base URL reaches, as the state is bound to it:
-// scheme and host in lower case, no trailing slash.
-func targetOf(baseURL string) string {
-	u, err := url.Parse(baseURL)
-	if err != nil {
-		return baseURL
+// targetOf names the org a base URL (and workspace, when one is used)
+// reaches, as the state is bound to it: scheme and host in lower case, no
+// trailing slash. The key is no part of it: rotating a key keeps the org.
+func targetOf(baseURL, workspace string) string {
+	t := baseURL
+	if u, err := url.Parse(baseURL); err == nil {
+		u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+		u.Path = strings.TrimRight(u.Path, "/")
+		u.RawQuery, u.Fragment, u.User = "", "", nil
+		t = u.String()
 	}
-	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawQuery, u.Fragment, u.User = "", "", nil
-	return u.String()
+	if workspace != "" {
+		t += " (workspace " + workspace + ")"
+	}
+	return t
 }
 
 // identityMapping says where rows take their identity from: the column
@@ -194,7 +198,7 @@ func identityColumn(maps []string, columns []string) string {
 // speaking the --api contract.
 func (o *options) newClient() (*client.Client, error) {
 	api, err := client.New(client.Config{BaseURL: o.baseURL, APIKey: o.apiKey, Timeout: o.timeout, Concurrency: o.concurrency,
-		UserAgent: "provision/" + version, Version: o.readerOpts.Version})
+		UserAgent: "provision/" + version, Version: o.readerOpts.Version, Workspace: o.workspace})
 	if err != nil {
 		return nil, &usageError{err: err}
 	}
