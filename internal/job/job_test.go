@@ -239,7 +239,7 @@ func TestStateFailureEndsTheRun(t *testing.T) {
 		fmt.Fprintf(&b, "u-%d,User %d\n", i, i)
 	}
 	st := openStore(t)
-	in := &closingReader{r: strings.NewReader(b.String()), after: 24 << 10, st: st}
+	in := &closingReader{r: strings.NewReader(b.String()), after: 70 << 10, st: st}
 	rd, err := reader.Open(in, reader.Options{Format: reader.FormatCSV})
 	if err != nil {
 		t.Fatal(err)
