@@ -1,27 +1,42 @@
 package report
 
 import (
-	"encoding/csv"
 	"io"
 	"slices"
 	"strconv"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
-	"github.com/gocarina/gocsv"
+	"github.com/provision/provision/internal/profile"
 )
 
-// csvWriter writes the report as CSV with a fixed header.
+// csvFlushSize is how much of the report is gathered before it is written
+// out: large writes, and a bounded buffer however long a row.
+const csvFlushSize = 64 << 10
+
+// csvWriter writes the report as CSV with a fixed header. Rows are appended
+// to a buffer by hand, byte for byte as encoding/csv writes them
+// (appendCSVField): csv.Writer's quoting search costs more than the rest of
+// the row on a report whose every row carries a JSON body
+// (TestCSVFieldIsEncodingCSV).
 type csvWriter struct {
-	w *gocsv.SafeCSVWriter
+	w io.Writer
 	// columns maps an input column's name to its cell positions; a name that
 	// appears twice in the input has two positions, filled in order.
 	columns map[string]column
-	width   int
-	// Reused by every Write (csv.Writer copies the cells), under mu: the
-	// record, and how many positions of each column the row has filled.
-	mu   sync.Mutex
-	rec  []string
-	used []int
+	// input is the input's columns in order: a row whose Fields have exactly
+	// these names, as a CSV reader's records do, is placed by position.
+	input []string
+	width int
+	// Under mu: the output not yet written, the first error writing it
+	// (sticky: every later call returns it), and, reused by every Write,
+	// the row's input cells and how many positions of each column it filled.
+	mu    sync.Mutex
+	buf   []byte
+	err   error
+	cells []string
+	used  []int
 }
 
 // column is an input column's cell positions and its index into used.
@@ -46,17 +61,19 @@ func NewCSV(w io.Writer, inputColumns []string) Writer {
 		if !ok {
 			c.id = len(columns)
 		}
-		c.pos = append(c.pos, len(own)+i)
+		c.pos = append(c.pos, i)
 		columns[name] = c
 		header = append(header, inputHeader(name, own, inputColumns, renamed))
 	}
-	for i := range header {
-		header[i] = Neutralise(header[i])
+	cw := &csvWriter{w: w, columns: columns, input: slices.Clone(inputColumns), width: len(header),
+		buf: make([]byte, 0, csvFlushSize+csvFlushSize/4), cells: make([]string, len(inputColumns)), used: make([]int, len(columns))}
+	for i, h := range header {
+		if i > 0 {
+			cw.buf = append(cw.buf, ',')
+		}
+		cw.buf = appendCSVCell(cw.buf, h)
 	}
-	cw := &csvWriter{w: gocsv.NewSafeCSVWriter(csv.NewWriter(w)), columns: columns, width: len(header),
-		rec: make([]string, len(header)), used: make([]int, len(columns))}
-	// An error here is sticky in the csv.Writer's buffer and surfaces from Close.
-	_ = cw.w.Write(header)
+	cw.buf = append(cw.buf, '\n')
 	return cw
 }
 
@@ -80,31 +97,190 @@ func inputHeader(name string, own, inputColumns []string, renamed map[string]boo
 func (cw *csvWriter) Write(r Row) error {
 	cw.mu.Lock()
 	defer cw.mu.Unlock()
-	rec := cw.rec
-	clear(rec)
-	clear(cw.used)
-	if r.Line > 0 {
-		rec[0] = strconv.Itoa(r.Line)
+	if cw.err != nil {
+		return cw.err
 	}
-	rec[1] = Neutralise(string(r.Status))
-	rec[2] = Neutralise(r.UserProfileID)
-	rec[3] = Neutralise(r.ErrorType)
-	rec[4] = Neutralise(r.ErrorMessage)
-	rec[5] = Neutralise(strconv.Itoa(r.Attempts))
-	rec[6] = Neutralise(r.RequestID)
-	for _, f := range r.Fields {
+	b := cw.buf
+	if r.Line > 0 {
+		b = strconv.AppendInt(b, int64(r.Line), 10)
+	}
+	b = append(b, ',')
+	b = appendCSVCell(b, string(r.Status))
+	b = append(b, ',')
+	b = appendCSVCell(b, r.UserProfileID)
+	b = append(b, ',')
+	b = appendCSVCell(b, r.ErrorType)
+	b = append(b, ',')
+	b = appendCSVCell(b, r.ErrorMessage)
+	b = append(b, ',')
+	if r.Attempts < 0 {
+		b = append(b, '\'') // Neutralise's quote before the minus sign
+	}
+	b = strconv.AppendInt(b, int64(r.Attempts), 10)
+	b = append(b, ',')
+	b = appendCSVCell(b, r.RequestID)
+	for _, v := range cw.place(r.Fields) {
+		b = append(b, ',')
+		b = appendCSVCell(b, v)
+	}
+	b = append(b, '\n')
+	cw.buf = b
+	if len(b) >= csvFlushSize {
+		return cw.flush()
+	}
+	return nil
+}
+
+// place puts a row's fields under their columns and returns the input
+// cells in header order.
+func (cw *csvWriter) place(fields []profile.Field) []string {
+	cells := cw.cells
+	if len(fields) == len(cw.input) {
+		inOrder := true
+		for i := range fields {
+			if fields[i].Name != cw.input[i] {
+				inOrder = false
+				break
+			}
+		}
+		if inOrder {
+			// The k-th field of a name is its k-th position: by position
+			// is by name.
+			for i := range fields {
+				cells[i] = fields[i].Value
+			}
+			return cells
+		}
+	}
+	clear(cells)
+	clear(cw.used)
+	for _, f := range fields {
 		c, ok := cw.columns[f.Name]
 		if !ok || cw.used[c.id] >= len(c.pos) {
 			continue
 		}
-		rec[c.pos[cw.used[c.id]]] = Neutralise(f.Value)
+		cells[c.pos[cw.used[c.id]]] = f.Value
 		cw.used[c.id]++
 	}
-	return cw.w.Write(rec)
+	return cells
+}
+
+// flush writes out the buffer; its error is kept.
+func (cw *csvWriter) flush() error {
+	if len(cw.buf) > 0 {
+		_, cw.err = cw.w.Write(cw.buf)
+		cw.buf = cw.buf[:0]
+	}
+	return cw.err
 }
 
 // Close implements Writer.
 func (cw *csvWriter) Close() error {
-	cw.w.Flush()
-	return cw.w.Error()
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	if cw.err != nil {
+		return cw.err
+	}
+	return cw.flush()
 }
+
+// appendCSVCell appends Neutralise(s) as one CSV field, as appendCSVField
+// does, without building the neutralised string.
+func appendCSVCell(dst []byte, s string) []byte {
+	if s == "" || !formulaStart(s[0]) {
+		return appendCSVField(dst, s)
+	}
+	// Neutralise(s) is "'" + s: it needs quotes when s contains a special
+	// byte, never for its first rune, a quote, nor as `\.`.
+	if !hasCSVSpecial(s) {
+		dst = append(dst, '\'')
+		return append(dst, s...)
+	}
+	dst = append(dst, '"', '\'')
+	return appendQuoted(dst, s)
+}
+
+// formulaStart reports whether a cell starting with b is one Neutralise
+// quotes.
+func formulaStart(b byte) bool {
+	switch b {
+	case '=', '+', '-', '@', '\t', '\r':
+		return true
+	}
+	return false
+}
+
+// appendCSVField appends s as one field of a record, as encoding/csv's
+// Writer (Comma ',', UseCRLF false) writes it: quoted when it holds a
+// comma, a quote, a CR or an LF, when it begins with a space (as
+// unicode.IsSpace has it), and when it is `\.`; inside the quotes, a quote
+// is doubled and every other byte is written as it is.
+func appendCSVField(dst []byte, s string) []byte {
+	if s == "" {
+		return dst
+	}
+	if !hasCSVSpecial(s) && s != `\.` && !startsWithSpace(s) {
+		return append(dst, s...)
+	}
+	dst = append(dst, '"')
+	return appendQuoted(dst, s)
+}
+
+// appendQuoted appends s with its quotes doubled, then the closing quote.
+// A JSON body has a quote every few bytes, so the copy goes byte by byte
+// without a branch: each byte is written, then a quote that is kept only
+// when the byte was one.
+func appendQuoted(dst []byte, s string) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, 2*len(s)+1)[:n+2*len(s)+1]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		dst[n] = c
+		dst[n+1] = '"'
+		n += 1 + int(isQuote[c])
+	}
+	dst[n] = '"'
+	return dst[:n+1]
+}
+
+// isQuote is 1 for '"'.
+var isQuote = [256]uint8{'"': 1}
+
+// startsWithSpace reports whether s's first rune is a space.
+func startsWithSpace(s string) bool {
+	if b := s[0]; b < utf8.RuneSelf {
+		return b == ' ' || b-'\t' <= '\r'-'\t' // \t \n \v \f \r, as unicode.IsSpace
+	}
+	r, _ := utf8.DecodeRuneInString(s)
+	return unicode.IsSpace(r)
+}
+
+// Bytes repeated over a word, for hasCSVSpecial.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// hasCSVSpecial reports whether s holds a byte that makes encoding/csv quote
+// a field: a comma, a quote, a CR or an LF. It tests eight bytes at a time.
+func hasCSVSpecial(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if hasZero(w^(','*ones))|hasZero(w^('"'*ones))|hasZero(w^('\r'*ones))|hasZero(w^('\n'*ones)) != 0 {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
+		switch s[i] {
+		case ',', '"', '\r', '\n':
+			return true
+		}
+	}
+	return false
+}
+
+// hasZero has the high bit of some byte set when a byte of w is zero (and
+// may set others above it; only whether any is set counts).
+func hasZero(w uint64) uint64 { return (w - ones) &^ w & highs }
