@@ -59,3 +59,34 @@ func checkOutputs(outs ...output) error {
 	}
 	return nil
 }
+
+// checkDistinct refuses outputs that would overwrite the export or each
+// other: a report written over its own input loses the export for good.
+func checkDistinct(input string, outs ...output) error {
+	seen := map[string]string{}
+	if input != "" && input != "-" {
+		if abs, err := filepath.Abs(input); err == nil {
+			if r, err := filepath.EvalSymlinks(abs); err == nil {
+				abs = r
+			}
+			seen[abs] = "the export"
+		}
+	}
+	for _, out := range outs {
+		if out.path == "" || out.path == "-" {
+			continue
+		}
+		abs, err := filepath.Abs(out.path)
+		if err != nil {
+			continue
+		}
+		if r, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = r
+		}
+		if other, ok := seen[abs]; ok {
+			return usagef("%s %s is %s; give it a path of its own", out.flag, out.path, other)
+		}
+		seen[abs] = out.flag + " " + out.path
+	}
+	return nil
+}

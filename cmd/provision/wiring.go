@@ -47,6 +47,9 @@ func (o *options) openRows(stop context.Context, ios streams, withState bool) (*
 	if err := checkOutputs(o.outputs(withState)...); err != nil {
 		return nil, nil, err
 	}
+	if err := checkDistinct(o.file, o.outputs(withState)...); err != nil {
+		return nil, nil, err
+	}
 	log := newLogger(o.logFormat, ios.err)
 	// The header of stdin may be slow to come, or never come: a signal
 	// must still end the command.
