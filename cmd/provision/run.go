@@ -63,7 +63,7 @@ func runCommand(stop, send context.Context, c command, args []string, ios stream
 		}
 		return runErr
 	}
-	sum := report.Summary{Command: o.cmd.name, Started: started, ReportPath: o.reportPath, Adopted: res.Adopted}
+	sum := report.Summary{Command: o.cmd.name, Started: started, ReportPath: o.reportPath, Adopted: res.Adopted, Strays: res.Strays}
 	for _, d := range res.Duplicates {
 		sum.Duplicates = append(sum.Duplicates, report.Duplicate{Identity: d.Identity, Kept: d.Kept, Other: d.Other})
 	}

@@ -29,6 +29,7 @@ type Summary struct {
 	ReportPath string
 	Stopped    string // "" or why the run stopped early (signal, auth failure, error budget)
 	Adopted    int    // profiles the org held that the state did not know, now recorded
+	Strays     int    // pending entries of rows no longer in the export, reconciled
 	// Duplicates are second profiles of one identity found by the catch-up
 	// or the sweep: someone must delete one of each pair.
 	Duplicates []Duplicate
@@ -99,6 +100,9 @@ func (s Summary) Text() string {
 		fmt.Fprintf(&b, " HELD: %s the export no longer names would have gone at once, more than --max-absent allows; nothing was suspended or deleted. If the export is right, raise --max-absent.",
 			plural(n, "managed profile", "managed profiles"))
 	}
+	if s.Strays > 0 {
+		fmt.Fprintf(&b, " Looked up %s an earlier run left unresolved that this export no longer has.", plural(s.Strays, "row", "rows"))
+	}
 	if s.Adopted > 0 {
 		fmt.Fprintf(&b, " Adopted %s the org already held.", plural(s.Adopted, "profile", "profiles"))
 	}
@@ -155,6 +159,7 @@ type summaryJSON struct {
 	ReportPath     string         `json:"report_path"`
 	Stopped        string         `json:"stopped"`
 	Adopted        int            `json:"adopted"`
+	Strays         int            `json:"strays_reconciled"`
 	Duplicates     []Duplicate    `json:"duplicates"`
 }
 
@@ -181,6 +186,7 @@ func (s Summary) WriteJSON(path string) error {
 		ReportPath:     s.ReportPath,
 		Stopped:        s.Stopped,
 		Adopted:        s.Adopted,
+		Strays:         s.Strays,
 		Duplicates:     append([]Duplicate{}, s.Duplicates...),
 	}
 	return WriteFileAtomic(path, 0o600, func(w io.Writer) error {

@@ -107,7 +107,7 @@ func TestSummaryJSON(t *testing.T) {
 				}
 			}
 			wantKeys := []string{"command", "total", "counts", "error_types", "changed", "reconciled", "started",
-				"elapsed_seconds", "rows_per_second", "exit_code", "report_path", "stopped", "adopted", "duplicates"}
+				"elapsed_seconds", "rows_per_second", "exit_code", "report_path", "stopped", "adopted", "strays_reconciled", "duplicates"}
 			if keys := objectKeys(t, got); strings.Join(keys, ",") != strings.Join(wantKeys, ",") {
 				t.Errorf("keys %q, want %q", keys, wantKeys)
 			}
