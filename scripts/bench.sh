@@ -7,12 +7,28 @@
 #   (b) the client's own cost against an unlimited emulator: provision run
 #       beside a stateless SDK loop and an `xargs -P16 curl` loop;
 #   (c) validate beside a bare encoding/csv read, and peak RSS of validate and
-#       of run (which must not grow with the input).
+#       of run (which must not grow with the input);
+#   (d) sync and plan of an export with 1% of its rows changed, beside run
+#       of the same export, against an org and a state that hold every user
+#       (unlimited emulator); and what the nightly run that finds nothing
+#       new spends listing: its catch-up and its sweep, pages and time;
+#   (e) adoption of the org of (d): provision adopt with a new state
+#       (profiles/s, peak RSS), and a new state's run of the whole export.
+#
+# (d) and (e) share one org, filled once by a run with --no-adopt whose
+# state is the one (d) copies before every command. (d) starts
+# BENCH_NIGHT_GAP seconds after the last profile was created, so the
+# sweep's window (--clock-margin, 1m) no longer covers them, as on the next
+# night; BENCH_QUICK=1 does not wait.
 #
 # Environment: BENCH_RUNS (default 3), BENCH_QUICK=1 (small inputs, 1 run),
-# BENCH_CASES (default "a b c": which of the cases to run), BENCH_LIMIT_ROWS,
-# BENCH_COST_ROWS, BENCH_CURL_ROWS, BENCH_VALIDATE_ROWS, BENCH_MEM_ROWS_SMALL,
-# BENCH_MEM_ROWS_LARGE. Exits 1 if a target is missed, 2 on a setup error.
+# BENCH_CASES (default "a b c d e": which of the cases to run),
+# BENCH_LIMIT_ROWS, BENCH_COST_ROWS, BENCH_CURL_ROWS, BENCH_VALIDATE_ROWS,
+# BENCH_MEM_ROWS_SMALL, BENCH_MEM_ROWS_LARGE, BENCH_SYNC_ROWS (the org of (d)
+# and (e)), BENCH_SYNC_CHANGE_EVERY (100: 1% of the rows changed),
+# BENCH_NIGHT_GAP (seconds), BENCH_CMD_TIMEOUT (seconds one command of (d)
+# or (e) may take before it is killed and its case fails). Exits 1 if a
+# target is missed, 2 on a setup error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -30,6 +46,8 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	VALIDATE_ROWS=${BENCH_VALIDATE_ROWS:-50000}
 	MEM_SMALL=${BENCH_MEM_ROWS_SMALL:-2000}
 	MEM_LARGE=${BENCH_MEM_ROWS_LARGE:-20000}
+	SYNC_ROWS=${BENCH_SYNC_ROWS:-10000}
+	NIGHT_GAP=${BENCH_NIGHT_GAP:-0}
 else
 	RUNS=${BENCH_RUNS:-3}
 	LIMIT_ROWS=${BENCH_LIMIT_ROWS:-3000}
@@ -38,15 +56,20 @@ else
 	VALIDATE_ROWS=${BENCH_VALIDATE_ROWS:-400000}
 	MEM_SMALL=${BENCH_MEM_ROWS_SMALL:-10000}
 	MEM_LARGE=${BENCH_MEM_ROWS_LARGE:-100000}
+	SYNC_ROWS=${BENCH_SYNC_ROWS:-100000}
+	NIGHT_GAP=${BENCH_NIGHT_GAP:-65}
 fi
-CASES=${BENCH_CASES:-a b c}
+CHANGE_EVERY=${BENCH_SYNC_CHANGE_EVERY:-100}
+CMD_TIMEOUT=${BENCH_CMD_TIMEOUT:-900}
+CASES=${BENCH_CASES:-a b c d e}
 for c in $CASES; do
-	case $c in a | b | c) ;; *) die "BENCH_CASES: unknown case '$c' (use a, b and c)" ;; esac
+	case $c in a | b | c | d | e) ;; *) die "BENCH_CASES: unknown case '$c' (use a, b, c, d and e)" ;; esac
 done
 want() { [[ " $CASES " == *" $1 "* ]]; }
-for v in RUNS LIMIT_ROWS COST_ROWS CURL_ROWS VALIDATE_ROWS MEM_SMALL MEM_LARGE; do
+for v in RUNS LIMIT_ROWS COST_ROWS CURL_ROWS VALIDATE_ROWS MEM_SMALL MEM_LARGE SYNC_ROWS CHANGE_EVERY CMD_TIMEOUT; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
+[[ $NIGHT_GAP =~ ^[0-9]+$ ]] || die "BENCH_NIGHT_GAP must be a number of seconds, got '$NIGHT_GAP'"
 
 # The emulator of (a): 100 requests/s, burst 10, 20 ms per answer.
 LIMIT=100
@@ -141,6 +164,8 @@ provision_run() {
 
 RESULTS=$TMP/results
 : >"$RESULTS"
+# info CASE METRIC VALUE: a row of the final table with no target.
+info() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "-" "-" >>"$RESULTS"; }
 # result CASE METRIC VALUE OP TARGET: one row of the final table.
 result() {
 	local verdict
@@ -161,6 +186,10 @@ if want c; then
 	"$GEN" -n "$VALIDATE_ROWS" -o "$TMP/validate.csv" -prefix val
 	"$GEN" -n "$MEM_SMALL" -o "$TMP/mem-small.csv" -prefix mems
 	"$GEN" -n "$MEM_LARGE" -o "$TMP/mem-large.csv" -prefix meml
+fi
+if want d || want e; then
+	"$GEN" -n "$SYNC_ROWS" -o "$TMP/sync-base.csv" -prefix sync
+	"$GEN" -n "$SYNC_ROWS" -o "$TMP/sync-changed.csv" -prefix sync -change-every "$CHANGE_EVERY"
 fi
 
 # (a) pacing against a limited emulator.
@@ -304,6 +333,189 @@ memory_case() {
 }
 if want c; then memory_case; fi
 
+# (d) and (e): one org of SYNC_ROWS profiles, and the state that made it.
+# measure NAME DIR ARGS...: provision ARGS with the state DIR/state.db, under
+# peakrss (killed after CMD_TIMEOUT), JSON logs in DIR/stderr; sets ELAPSED
+# (seconds), RSS (MiB) and KILLED ("" or " (killed)"). A timeout is
+# reported and counts as its elapsed time; any other exit code above 1 is a
+# setup error.
+measure() {
+	local name=$1 dir=$2
+	shift 2
+	local code=0
+	"$TMP/tools/peakrss" -timeout "${CMD_TIMEOUT}s" -o "$dir/rss" -- "$BIN" "$@" --base-url "$URL" --state "$dir/state.db" \
+		--log-format json >"$dir/stdout" 2>"$dir/stderr" || code=$?
+	ELAPSED=$(field elapsed_seconds <"$dir/rss")
+	RSS=$(calc "$(field max_rss_kib <"$dir/rss") / 1024")
+	KILLED=""
+	if [ "$(field timed_out <"$dir/rss")" = 1 ]; then
+		KILLED=" (killed)"
+		echo "  warning: $name was killed after ${CMD_TIMEOUT}s (BENCH_CMD_TIMEOUT); its last log line: $(grep -v '^peakrss:' "$dir/stderr" | tail -1 | cut -c1-200)" >&2
+		return
+	fi
+	if [ "$code" -ge 2 ]; then
+		{
+			echo "--- provision $name exited $code"
+			tail -20 "$dir/stderr"
+		} >&2
+		die "provision $name exited $code"
+	fi
+}
+# fresh DIR [STATE]: an empty DIR holding a copy of STATE (if given).
+fresh() {
+	rm -rf "$1"
+	mkdir -p "$1"
+	if [ -n "${2:-}" ]; then cp "$2" "$1/state.db"; fi
+}
+# listed WHAT DIR: "pages seconds" of the listing whose log line starts with
+# WHAT ("catch-up", "sweep", "adoption"), from DIR/stderr.
+listed() {
+	local line
+	line=$(grep "\"msg\":\"$1:" "$2/stderr" | tail -1)
+	[ -n "$line" ] || { echo "0 0"; return; }
+	printf '%s %s\n' "$(jnum pages <<<"$line")" "$(sed 's/.*"elapsed":"\([^"]*\)".*/\1/' <<<"$line" | awk '{
+		s = 0; v = $0
+		while (match(v, /^[0-9.]+(ns|us|µs|ms|s|m|h)/)) {
+			t = substr(v, 1, RLENGTH); v = substr(v, RLENGTH + 1)
+			match(t, /[a-zµ]+$/); u = substr(t, RSTART); n = substr(t, 1, RSTART - 1) + 0
+			s += (u == "h") ? n * 3600 : (u == "m") ? n * 60 : (u == "s") ? n : (u == "ms") ? n / 1e3 : (u == "ns") ? n / 1e9 : n / 1e6
+		}
+		printf "%.3f", s }')"
+}
+ORG_FILLED=""
+fill_org() {
+	[ -z "$ORG_FILLED" ] || return 0
+	note "(d/e) filling the org: $SYNC_ROWS profiles, provision run --no-adopt"
+	start_emulator
+	provision_run "$TMP/sync-base.csv" "$TMP/org" --no-adopt --concurrency 16
+	local created
+	created=$(jnum created <"$TMP/org/summary.json")
+	[ "$created" = "$SYNC_ROWS" ] || die "filling the org created $created of $SYNC_ROWS profiles"
+	printf '(d/e) the org: provision run --no-adopt created %s profiles at %s rows/s\n' "$SYNC_ROWS" \
+		"$(num "$(jnum rows_per_second <"$TMP/org/summary.json")" %.0f)"
+	cp "$TMP/org/state.db" "$TMP/org.db"
+	ORG_FILLED=$(date +%s)
+}
+
+sync_case() {
+	fill_org
+	local wait=$((ORG_FILLED + NIGHT_GAP - $(date +%s)))
+	if [ "$wait" -gt 0 ]; then
+		note "(d) waiting ${wait}s: BENCH_NIGHT_GAP after the last profile was created"
+		sleep "$wait"
+	fi
+	local i s0 s1 tr tp ts pk="" sk="" updated changes p e k
+	local sync_r="" plan_r="" runs="" plans="" syncs="" rss="" cu_p="" cu_s="" sw_p="" sw_s="" reqs=""
+	changes=$((SYNC_ROWS / CHANGE_EVERY))
+	for i in $(seq "$RUNS"); do
+		note "(d) run, plan and sync of $SYNC_ROWS rows, $changes changed: run $i of $RUNS"
+		fresh "$TMP/d-run" "$TMP/org.db"
+		s0=$(stats)
+		measure run "$TMP/d-run" run "$TMP/sync-changed.csv" --report "$TMP/d-run/report.csv" --summary-json "$TMP/d-run/summary.json" \
+			--progress never --quiet --concurrency 16
+		s1=$(stats)
+		tr=$ELAPSED
+		[ "$(($(jnum created <<<"$s1") - $(jnum created <<<"$s0")))" = 0 ] || echo "  warning: the nightly run created profiles" >&2
+		reqs="$reqs $(($(jnum requests <<<"$s1") - $(jnum requests <<<"$s0")))"
+		read -r p e < <(listed catch-up "$TMP/d-run")
+		cu_p="$cu_p $p"
+		cu_s="$cu_s $e"
+		read -r p e < <(listed sweep "$TMP/d-run")
+		sw_p="$sw_p $p"
+		sw_s="$sw_s $e"
+
+		fresh "$TMP/d-plan" "$TMP/org.db"
+		s0=$(stats)
+		measure plan "$TMP/d-plan" plan "$TMP/sync-changed.csv" --report "$TMP/d-plan/report.csv" --summary-json "$TMP/d-plan/summary.json" \
+			--progress never --quiet --concurrency 16
+		s1=$(stats)
+		tp=$ELAPSED
+		pk=$KILLED
+		for k in created updated deleted; do
+			[ "$(jnum "$k" <<<"$s0")" = "$(jnum "$k" <<<"$s1")" ] || echo "  warning: the plan changed the org's \"$k\" count" >&2
+		done
+
+		fresh "$TMP/d-sync" "$TMP/org.db"
+		measure sync "$TMP/d-sync" sync "$TMP/sync-changed.csv" --report "$TMP/d-sync/report.csv" --summary-json "$TMP/d-sync/summary.json" \
+			--progress never --quiet --concurrency 16
+		ts=$ELAPSED
+		sk=$KILLED
+		rss="$rss $RSS"
+		updated=0
+		if [ -f "$TMP/d-sync/summary.json" ]; then updated=$(jnum updated <"$TMP/d-sync/summary.json"); fi
+		[ "$updated" = "$changes" ] || echo "  warning: the sync updated $updated of $changes changed rows" >&2
+
+		runs="$runs $tr"
+		plans="$plans $tp"
+		syncs="$syncs $ts"
+		sync_r="$sync_r $(calc "$ts / $tr")"
+		plan_r="$plan_r $(calc "$tp / $tr")"
+	done
+	local SR PR RR PP SS RS
+	SR=$(median <<<"$sync_r")
+	PR=$(median <<<"$plan_r")
+	RR=$(median <<<"$runs")
+	PP=$(median <<<"$plans")
+	SS=$(median <<<"$syncs")
+	RS=$(median <<<"$rss")
+	printf '(d) %s rows, %s changed: run %s s, plan %s s%s (x%s), sync %s s%s (x%s, peak RSS %s MiB)   [runs:%s |%s |%s]\n' \
+		"$SYNC_ROWS" "$changes" "$(num "$RR" %.1f)" "$(num "$PP" %.1f)" "$pk" "$(num "$PR" %.2f)" "$(num "$SS" %.1f)" "$sk" "$(num "$SR" %.2f)" \
+		"$(num "$RS" %.1f)" "$runs" "$plans" "$syncs"
+	result "(d) sync / run" "wall time, ${changes} changed" "$(num "$SR" %.2f)" "<=" 1.5
+	result "(d) plan / run" "wall time, ${changes} changed" "$(num "$PR" %.2f)" "<=" 1.5
+	result "(d) sync peak RSS" "MiB at ${SYNC_ROWS} rows" "$(num "$RS" %.1f)" "<=" 128
+	local CP CS WP WS RQ
+	CP=$(median <<<"$cu_p")
+	CS=$(median <<<"$cu_s")
+	WP=$(median <<<"$sw_p")
+	WS=$(median <<<"$sw_s")
+	RQ=$(median <<<"$reqs")
+	printf '(d) nightly run, nothing new: %s s; catch-up %s page(s) in %s s, sweep %s page(s) in %s s; %s requests   [catch-up pages:%s |sweep pages:%s]\n' \
+		"$(num "$RR" %.1f)" "$CP" "$(num "$CS" %.2f)" "$WP" "$(num "$WS" %.3f)" "$RQ" "$cu_p" "$sw_p"
+	info "(d) nightly catch-up" "pages (s)" "$CP ($(num "$CS" %.1f))"
+	if [ "$NIGHT_GAP" -ge 61 ]; then
+		result "(d) nightly sweep" "pages" "$WP" "<=" 2
+	else
+		info "(d) nightly sweep" "pages (no night gap)" "$WP"
+	fi
+}
+if want d; then sync_case; fi
+
+adopt_case() {
+	fill_org
+	local i rates="" rss="" runs="" runrss="" adopted
+	for i in $(seq "$RUNS"); do
+		note "(e) adoption of $SYNC_ROWS profiles: run $i of $RUNS"
+		fresh "$TMP/e-adopt"
+		measure adopt "$TMP/e-adopt" adopt
+		adopted=$(sed -n 's/.*: \([0-9]*\) adopted.*/\1/p' "$TMP/e-adopt/stdout")
+		[ "$adopted" = "$SYNC_ROWS" ] || echo "  warning: adopt adopted ${adopted:-none} of $SYNC_ROWS profiles" >&2
+		rates="$rates $(calc "${adopted:-0} / $ELAPSED")"
+		rss="$rss $RSS"
+
+		fresh "$TMP/e-run"
+		measure "run (new state)" "$TMP/e-run" run "$TMP/sync-base.csv" --report "$TMP/e-run/report.csv" \
+			--summary-json "$TMP/e-run/summary.json" --progress never --quiet --concurrency 16
+		if [ ! -f "$TMP/e-run/summary.json" ] || [ "$(jnum skipped <"$TMP/e-run/summary.json")" != "$SYNC_ROWS" ]; then
+			echo "  warning: the new state's run did not skip every row" >&2
+		fi
+		runs="$runs $ELAPSED"
+		runrss="$runrss $RSS"
+	done
+	local AR AM RT RM
+	AR=$(median <<<"$rates")
+	AM=$(median <<<"$rss")
+	RT=$(median <<<"$runs")
+	RM=$(median <<<"$runrss")
+	printf '(e) adopt %s profiles: %s profiles/s, peak RSS %s MiB; a new state'"'"'s run of the export (adopts, then skips all): %s s, peak RSS %s MiB   [runs:%s |%s]\n' \
+		"$SYNC_ROWS" "$(num "$AR" %.0f)" "$(num "$AM" %.1f)" "$(num "$RT" %.1f)" "$(num "$RM" %.1f)" "$rates" "$runs"
+	result "(e) adopt" "profiles/s" "$(num "$AR" %.0f)" ">=" 5000
+	result "(e) adopt peak RSS" "MiB at ${SYNC_ROWS} profiles" "$(num "$AM" %.1f)" "<=" 128
+	result "(e) new state's run RSS" "MiB at ${SYNC_ROWS} rows" "$(num "$RM" %.1f)" "<=" 128
+}
+if want e; then adopt_case; fi
+stop_emulator
+
 echo
 {
 	printf 'case\tmetric\tmedian\ttarget\tresult\n'
@@ -312,7 +524,7 @@ echo
 fails=$(grep -c $'\tFAIL$' "$RESULTS" || true)
 echo
 if [ "$fails" -gt 0 ]; then
-	echo "bench: $fails of $(wc -l <"$RESULTS") targets missed"
+	echo "bench: $fails of $(grep -c -v $'\t-$' "$RESULTS") targets missed"
 	exit 1
 fi
 echo "bench: every target met"

@@ -1,5 +1,8 @@
 // Command gen writes a synthetic user export for the benchmarks: N rows of
-// CSV or JSONL with the canonical columns and a free-text column.
+// CSV or JSONL with the canonical columns and a free-text column. With
+// -change-every K, every Kth row differs from the export of the same seed
+// without it in its name and its plan: the next night's export of the same
+// users, for a sync.
 package main
 
 import (
@@ -38,6 +41,7 @@ func main() {
 	out := flag.String("o", "", "output file (default stdout)")
 	seed := flag.Uint64("seed", 1, "random seed")
 	prefix := flag.String("prefix", "u", "external_id prefix, so separate files hold separate users")
+	changeEvery := flag.Int("change-every", 0, "change the name and the plan of every Kth row (0: none)")
 	flag.Parse()
 	if *format != "csv" && *format != "jsonl" {
 		fmt.Fprintln(os.Stderr, "gen: -format must be csv or jsonl")
@@ -68,6 +72,10 @@ func main() {
 			Plan:         plans[rng.IntN(len(plans))],
 			Region:       regions[rng.IntN(len(regions))],
 			Notes:        notes(rng),
+		}
+		if *changeEvery > 0 && i%*changeEvery == 0 {
+			r.Name += " Jr"
+			r.Plan = "changed-" + r.Plan
 		}
 		if *format == "csv" {
 			err = cw.Write([]string{r.ExternalID, r.Name, r.Relationship, r.Plan, r.Region, r.Notes})
