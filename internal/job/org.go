@@ -54,8 +54,9 @@ func (r *runner) noteDate(h http.Header, received time.Time) {
 // readOrg brings the ledger up to date with the org before anything is
 // sent. A ledger that has never listed its org (new, deleted, or written by
 // an older version) lists all of it and adopts what it finds; otherwise
-// the catch-up lists what was created since the newest profile it knows,
-// less the clock margin: profiles made by a second host, by another tool,
+// the catch-up lists what was created since the ledger last listed the
+// org, less the clock margin (a create under way then may have shown
+// later, with an earlier created_at): profiles made by a second host, by another tool,
 // or after the backup the state was restored from. It returns how many
 // profiles were adopted.
 func (r *runner) readOrg(ctx context.Context) (int, error) {
@@ -74,7 +75,7 @@ func (r *runner) readOrg(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	obs, ws, elapsed, err := r.list(ctx, full, mark.Add(-r.cfg.ClockMargin))
-	what := "catch-up: listed the profiles created since the newest one the state knows"
+	what := "catch-up: listed the profiles created since the state last listed the org"
 	if full {
 		what = "adoption: listed the whole org"
 	}
@@ -88,11 +89,23 @@ func (r *runner) readOrg(ctx context.Context) (int, error) {
 }
 
 // list walks the org (all of it, or back to since in server time), records
-// what it finds in the ledger page by page, and moves the watermark.
+// what it finds in the ledger page by page, and moves the mark the next
+// catch-up lists from: the server's time when this walk began (from the
+// Date header of its first answer), since the ledger now knows every
+// profile visible then. Not the newest created_at: an org where nothing new
+// is made would then be listed back to its last bulk load every night.
 func (r *runner) list(ctx context.Context, all bool, since time.Time) (state.Observed, reconcile.WalkStats, time.Duration, error) {
 	var obs state.Observed
 	start := r.now()
 	w := r.walker()
+	var began time.Time
+	clock := w.Clock
+	w.Clock = func(h http.Header, received time.Time) {
+		if d, err := http.ParseTime(h.Get("Date")); err == nil && began.IsZero() {
+			began = d
+		}
+		clock(h, received)
+	}
 	var ws reconcile.WalkStats
 	var err error
 	if all {
@@ -101,7 +114,11 @@ func (r *runner) list(ctx context.Context, all bool, since time.Time) (state.Obs
 		ws, err = w.Since(ctx, func() time.Time { return since }, func(page []profile.Profile) error { return r.cfg.Store.Observe(page, &obs) })
 	}
 	if err == nil {
-		err = r.cfg.Store.AdvanceWatermark(obs.Newest)
+		mark := began
+		if mark.IsZero() {
+			mark = obs.Newest // a server without Date headers: what it showed
+		}
+		err = r.cfg.Store.AdvanceWatermark(mark)
 	}
 	return obs, ws, r.now().Sub(start), err
 }

@@ -199,3 +199,43 @@ func TestAStrayPendingEntryIsReconciled(t *testing.T) {
 		t.Errorf("%d creates, want 2 (u1, and gone once)", org.made)
 	}
 }
+
+// A night with nothing new lists one page: the catch-up starts from when
+// the state last listed the org, not from its newest profile, which an
+// org where nothing is made would list back to every night.
+func TestCatchUpOfAQuietOrgIsOnePage(t *testing.T) {
+	org, st := &memOrg{}, openStore(t)
+	var b strings.Builder
+	b.WriteString("external_id,name\n")
+	for i := range 250 {
+		fmt.Fprintf(&b, "u%d,User %d\n", i, i)
+	}
+	night := func() int {
+		t.Helper()
+		rd, err := reader.Open(strings.NewReader(b.String()), reader.Options{Format: reader.FormatCSV})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := org.lists
+		ctx := context.Background()
+		res, err := Run(ctx, ctx, Config{Input: rd, InputName: "users.csv", Store: st, API: org, Pacer: noPacer{}, Concurrency: 4,
+			MaxAttempts: 2, Settle: time.Millisecond, Timeout: time.Second, ClockMargin: time.Minute, Progress: nopProgress{}, Target: "org"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.FinishRun(res.Run.ID, res.Rows, 0, nil, 10); err != nil {
+			t.Fatal(err)
+		}
+		org.ahead += 24 * time.Hour // the next night
+		return org.lists - before
+	}
+	night() // the bulk load: adoption, creates, a sweep of 3 pages
+	second := night()
+	third := night()
+	// Each later night: the catch-up and the sweep. The night after the
+	// bulk load still re-reads what was made within the clock margin of
+	// its last listing; the one after, nothing.
+	if third != 2 {
+		t.Errorf("a quiet night listed %d pages (the one after the bulk load %d); want 2: one catch-up page, one sweep page", third, second)
+	}
+}

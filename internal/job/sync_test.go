@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,12 +27,17 @@ type memOrg struct {
 	bodies   []string          // every update body, as JSON
 	deletes  int
 	made     int // profiles ever created: ids are never reused
+	lists    int // list requests answered
+	// ahead shifts the server's clock (created_at, Date) from the local one.
+	ahead time.Duration
 }
+
+func (o *memOrg) now() time.Time { return time.Now().UTC().Add(o.ahead) }
 
 func (o *memOrg) Create(_ context.Context, req profile.Request) client.Result {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	now := time.Now().UTC()
+	now := o.now()
 	o.made++
 	p := profile.Profile{ID: fmt.Sprintf("uprof_%024d", o.made), CreatedAt: now, UpdatedAt: now}
 	apply(&p, req)
@@ -108,14 +115,22 @@ func (o *memOrg) Delete(_ context.Context, id string) client.Result {
 	return client.Result{Kind: client.Created, Status: 200}
 }
 
-func (o *memOrg) ListNewest(context.Context, string, int) (client.Page, client.Result) {
+// ListNewest pages newest first; the cursor is how many were listed.
+func (o *memOrg) ListNewest(_ context.Context, cursor string, limit int) (client.Page, client.Result) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.lists++
+	skip, _ := strconv.Atoi(cursor)
 	var page client.Page
-	for i := len(o.profiles) - 1; i >= 0; i-- {
+	for i := len(o.profiles) - 1 - skip; i >= 0 && len(page.Data) < limit; i-- {
 		page.Data = append(page.Data, o.profiles[i])
 	}
-	return page, client.Result{Kind: client.Created, Status: 200}
+	if n := skip + len(page.Data); n < len(o.profiles) {
+		next := strconv.Itoa(n)
+		page.NextPage = &next
+	}
+	h := http.Header{"Date": {o.now().Format(http.TimeFormat)}}
+	return page, client.Result{Kind: client.Created, Status: 200, Header: h}
 }
 
 func (o *memOrg) byExternalID() map[string]profile.Profile {

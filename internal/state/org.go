@@ -53,18 +53,19 @@ func (s *Store) Target() (string, error) {
 	return t, err
 }
 
-// Watermark returns the newest created_at the ledger has seen of the org;
-// zero when the ledger has never listed it.
+// Watermark returns the server time up to which the ledger knows the org
+// (when it last listed it from the newest profile down); zero when the
+// ledger has never listed it.
 func (s *Store) Watermark() (time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok, err := s.metaLocked("newest_created_at")
+	v, ok, err := s.metaLocked("listed_through")
 	if err != nil || !ok {
 		return time.Time{}, err
 	}
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("state: newest_created_at %q: %w", v, err)
+		return time.Time{}, fmt.Errorf("state: listed_through %q: %w", v, err)
 	}
 	return t, nil
 }
@@ -167,15 +168,16 @@ func (s *Store) Observe(page []profile.Profile, into *Observed) error {
 	return s.commitLocked()
 }
 
-// AdvanceWatermark records t as the newest created_at seen, unless a newer
-// one is recorded: the next run's catch-up lists from there.
+// AdvanceWatermark records that the ledger knows the org as it was at t
+// (server time), unless a later t is recorded: the next run's catch-up
+// lists from there.
 func (s *Store) AdvanceWatermark(t time.Time) error {
 	if t.IsZero() {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok, err := s.metaLocked("newest_created_at")
+	v, ok, err := s.metaLocked("listed_through")
 	if err != nil {
 		return err
 	}
@@ -184,7 +186,7 @@ func (s *Store) AdvanceWatermark(t time.Time) error {
 			return nil
 		}
 	}
-	return s.setMetaLocked("newest_created_at", t.UTC().Format(time.RFC3339Nano))
+	return s.setMetaLocked("listed_through", t.UTC().Format(time.RFC3339Nano))
 }
 
 // MarkDuplicate notes on the run's row for identity (if the run has one)
@@ -220,13 +222,17 @@ type Stray struct {
 	AttemptTimeout time.Duration
 }
 
+// pendingOutsideSQL selects the pending entries no row of the run names, by
+// an index search per entry.
+const pendingOutsideSQL = `FROM ledger WHERE status = 'pending'
+	AND NOT EXISTS (SELECT 1 FROM rows INDEXED BY rows_identity_seq WHERE rows.run_id = ? AND rows.identity = ledger.identity)`
+
 // PendingOutside returns the pending entries that no row of the run names.
 func (s *Store) PendingOutside(runID int64) ([]Stray, error) {
 	if err := s.Commit(); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(context.Background(), `SELECT identity, request, COALESCE(attempt_at, 0), attempt_timeout FROM ledger
-		WHERE status = 'pending' AND NOT EXISTS (SELECT 1 FROM rows WHERE rows.run_id = ? AND rows.identity = ledger.identity)`, runID)
+	rows, err := s.db.QueryContext(context.Background(), `SELECT identity, request, COALESCE(attempt_at, 0), attempt_timeout `+pendingOutsideSQL, runID)
 	if err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
