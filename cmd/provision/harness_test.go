@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gocarina/gocsv"
 
 	"github.com/provision/provision/internal/profile"
 )
@@ -175,25 +176,16 @@ func (w *workdir) run(args ...string) result {
 // readCSVReport reads a CSV report into one map per row.
 func readCSVReport(t testing.TB, path string) []map[string]string {
 	t.Helper()
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(recs) == 0 {
+	if len(b) == 0 {
 		t.Fatalf("%s: empty report", path)
 	}
-	var rows []map[string]string
-	for _, r := range recs[1:] {
-		m := map[string]string{}
-		for i, h := range recs[0] {
-			m[h] = r[i]
-		}
-		rows = append(rows, m)
+	rows, err := gocsv.CSVToMaps(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
 	}
 	return rows
 }
