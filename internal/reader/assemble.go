@@ -3,6 +3,7 @@ package reader
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/provision/provision/internal/profile"
 )
@@ -112,10 +113,30 @@ func (p *parts) request(req *profile.Request, sl slots) *profile.Problem {
 // clash with the metadata object's own key of that name.
 func addMetadata(md map[string]string, hasJSON bool, key, v, from, jsonName, unit string, n int) (map[string]string, *profile.Problem) {
 	if md == nil {
-		md = make(map[string]string, n)
+		if m, ok := metadataMaps.Get().(map[string]string); ok {
+			md = m
+		} else {
+			md = make(map[string]string, n)
+		}
 	} else if _, dup := md[key]; dup && hasJSON {
 		return nil, conflict(from, key, unit, jsonName)
 	}
 	md[key] = v
 	return md, nil
+}
+
+// metadataMaps holds the maps handed back by Recycle, empty.
+var metadataMaps sync.Pool
+
+// Recycle hands back the metadata map of a request that nothing refers to
+// any more, for a later record to fill instead of making one: making a map
+// costs about as much as splitting the record. The caller must drop every
+// reference to the request first; a map with more keys than a valid
+// request has is left to the collector.
+func Recycle(md map[string]string) {
+	if md == nil || len(md) > profile.MaxMetadataKeys {
+		return
+	}
+	clear(md)
+	metadataMaps.Put(md)
 }

@@ -197,9 +197,12 @@ func (r *Reader) nextSpan() (span, error) {
 	}
 }
 
-// parse has csv split one record into fields. The returned slice is reused
-// by the next call.
+// parse splits one record into fields, by splitFields or, when it declines,
+// by csv. The returned slice is reused by the next call.
 func (r *Reader) parse(sp span) ([]string, error) {
+	if sp.split || r.splitFields(sp.text) {
+		return r.fields, nil
+	}
 	r.gate.b = sp.text
 	r.gate.drained = false
 	r.fed += int64(len(sp.text))
@@ -267,7 +270,7 @@ func (r *Reader) csvRecord(line int, rec []string) (out Record, ok bool) {
 	}
 	// One allocation holds the fields and, past their capacity where no
 	// append can reach, the strings the request points to.
-	all := make([]profile.Field, n+len(newSlots()))
+	all := r.fieldSpace(n + len(newSlots()))
 	fields := all[:n:n]
 	for i, name := range r.header {
 		fields[i].Name = name
@@ -285,6 +288,22 @@ func (r *Reader) csvRecord(line int, rec []string) (out Record, ok bool) {
 	}
 	out.Request, out.Problem = r.request(fields, slots(all[n:]))
 	return out, true
+}
+
+// fieldSlab is how many Fields fieldSpace allocates at once: one
+// allocation serves dozens of records of a usual width.
+const fieldSlab = 1024
+
+// fieldSpace returns room for k Fields, zeroed, of its own: with a capacity
+// of k, no append can reach the next record's. The records carved from one
+// allocation keep it alive together, a few dozen records' worth.
+func (r *Reader) fieldSpace(k int) []profile.Field {
+	if len(r.slab) < k {
+		r.slab = make([]profile.Field, max(k, fieldSlab))
+	}
+	out := r.slab[:k:k]
+	r.slab = r.slab[k:]
+	return out
 }
 
 // request maps a record with as many fields as the header to a request.

@@ -157,6 +157,12 @@ type Reader struct {
 	header  []string
 	plan    plan
 	unused  []string
+	// splitFields' scratch, and the fields it returns.
+	specials []int
+	spans    []fieldSpan
+	unquoted []byte
+	fields   []string
+	slab     []profile.Field // what fieldSpace has not handed out yet
 
 	version  profile.Version
 	mapping  Mapping

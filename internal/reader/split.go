@@ -33,6 +33,7 @@ type span struct {
 	tooLong  bool   // longer than the limit; text is empty
 	atEOF    bool   // the record ends at the end of the input, not at a line break
 	unclosed bool   // the input ended inside a quoted field
+	split    bool   // splitFields has split it: its fields are in Reader.fields
 }
 
 // readSpan returns the next record's bytes, or io.EOF when none is left.
@@ -48,12 +49,13 @@ func (r *Reader) readSpan() (span, error) {
 		default:
 			return span{}, err
 		}
-		if n == 0 && err == nil && len(chunk) <= r.max && bytes.IndexByte(chunk, '"') < 0 {
-			// The common record: one line, no quotes. Hand out the read
-			// buffer itself; nothing reads the input again before csv has
-			// consumed it.
+		if n == 0 && err == nil && len(chunk) <= r.max && r.splitFields(chunk) {
+			// The common record: one line, its quotes closed, so that the
+			// line break ends it, and split already. Hand out the read
+			// buffer itself; nothing reads the input again before the
+			// record is parsed.
 			r.line++
-			sp.text = chunk
+			sp.text, sp.split = chunk, true
 			return sp, nil
 		}
 		if len(chunk) == 0 { // only at the end of the input
