@@ -1,7 +1,9 @@
 package report
 
 import (
+	"encoding/binary"
 	"io"
+	"math/bits"
 	"slices"
 	"strconv"
 	"sync"
@@ -184,56 +186,85 @@ func (cw *csvWriter) Close() error {
 	return cw.flush()
 }
 
-// appendCSVCell appends Neutralise(s) as one CSV field, as appendCSVField
-// does, without building the neutralised string.
+// appendCSVCell appends Neutralise(s) as one field of a record, as
+// encoding/csv's Writer (Comma ',', UseCRLF false) writes it, without
+// building the neutralised string. encoding/csv quotes a field when it holds
+// a comma, a quote, a CR or an LF, when it begins with a space (as
+// unicode.IsSpace has it), and when it is `\.`; inside the quotes, a quote is
+// doubled and every other byte is written as it is. Neutralise(s) is "'" + s
+// when s starts as a formula does: that needs quotes only for s's special
+// bytes, never for its first rune, a quote, nor as `\.`.
 func appendCSVCell(dst []byte, s string) []byte {
-	if s == "" || !formulaStart(s[0]) {
-		return appendCSVField(dst, s)
-	}
-	// Neutralise(s) is "'" + s: it needs quotes when s contains a special
-	// byte, never for its first rune, a quote, nor as `\.`.
-	if !hasCSVSpecial(s) {
-		dst = append(dst, '\'')
-		return append(dst, s...)
-	}
-	dst = append(dst, '"', '\'')
-	return appendQuoted(dst, s)
-}
-
-// formulaStart reports whether a cell starting with b is one Neutralise
-// quotes.
-func formulaStart(b byte) bool {
-	switch b {
-	case '=', '+', '-', '@', '\t', '\r':
-		return true
-	}
-	return false
-}
-
-// appendCSVField appends s as one field of a record, as encoding/csv's
-// Writer (Comma ',', UseCRLF false) writes it: quoted when it holds a
-// comma, a quote, a CR or an LF, when it begins with a space (as
-// unicode.IsSpace has it), and when it is `\.`; inside the quotes, a quote
-// is doubled and every other byte is written as it is.
-func appendCSVField(dst []byte, s string) []byte {
 	if s == "" {
 		return dst
 	}
-	if !hasCSVSpecial(s) && s != `\.` && !startsWithSpace(s) {
+	start := cellStart[s[0]]
+	special := hasCSVSpecial(s)
+	switch {
+	case start&startFormula != 0:
+		if !special {
+			dst = append(dst, '\'')
+			return append(dst, s...)
+		}
+		dst = append(dst, '"', '\'')
+	case special || start&startSpace != 0 || start&startNotASCII != 0 && startsWithSpace(s) || s == `\.`:
+		dst = append(dst, '"')
+	default:
 		return append(dst, s...)
 	}
-	dst = append(dst, '"')
 	return appendQuoted(dst, s)
 }
 
+// What the first byte of a cell says, for appendCSVCell.
+const (
+	startFormula  = 1 << iota // Neutralise quotes the cell
+	startSpace                // an ASCII space, as unicode.IsSpace has it
+	startNotASCII             // the first byte of a longer rune, which may be a space
+)
+
+var cellStart = func() (t [256]uint8) {
+	for _, b := range []byte("=+-@\t\r") {
+		t[b] |= startFormula
+	}
+	for _, b := range []byte(" \t\n\v\f\r") {
+		t[b] |= startSpace
+	}
+	for b := utf8.RuneSelf; b < 256; b++ {
+		t[b] |= startNotASCII
+	}
+	return t
+}()
+
 // appendQuoted appends s with its quotes doubled, then the closing quote.
-// A JSON body has a quote every few bytes, so the copy goes byte by byte
-// without a branch: each byte is written, then a quote that is kept only
-// when the byte was one.
+// A JSON body has a quote every few bytes, so it goes a word at a time: the
+// rest of the word is stored whole, the output moves on past its next quote
+// only, and a second quote follows, until no quote is left in the word.
 func appendQuoted(dst []byte, s string) []byte {
 	n := len(dst)
-	dst = slices.Grow(dst, 2*len(s)+1)[:n+2*len(s)+1]
-	for i := 0; i < len(s); i++ {
+	// Room for every quote doubled, the closing quote, and a word stored
+	// whole past the end.
+	dst = slices.Grow(dst, 2*len(s)+9)[:n+2*len(s)+9]
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := load64(s[i:])
+		m := zeroBytes(w ^ '"'*ones)
+		for from := uint(0); ; {
+			// Past a quote in the last byte, from is 64: the word stored
+			// is then stale, but the output does not move past it.
+			binary.LittleEndian.PutUint64(dst[n:], w>>(from&63))
+			if m == 0 {
+				n += 8 - int(from>>3)
+				break
+			}
+			to := uint(bits.TrailingZeros64(m)) + 1 // past the quote's high bit
+			m &= m - 1
+			n += int(to-from) >> 3
+			dst[n] = '"'
+			n++
+			from = to
+		}
+	}
+	for ; i < len(s); i++ {
 		c := s[i]
 		dst[n] = c
 		dst[n+1] = '"'
@@ -262,23 +293,46 @@ const (
 )
 
 // hasCSVSpecial reports whether s holds a byte that makes encoding/csv quote
-// a field: a comma, a quote, a CR or an LF. It tests eight bytes at a time.
+// a field: a comma, a quote, a CR or an LF. It tests eight bytes at a time,
+// the last eight overlapping the word before them.
 func hasCSVSpecial(s string) bool {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		if hasZero(w^(','*ones))|hasZero(w^('"'*ones))|hasZero(w^('\r'*ones))|hasZero(w^('\n'*ones)) != 0 {
+	if len(s) < 8 {
+		for i := 0; i < len(s); i++ {
+			if csvSpecial[s[i]] {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; i+8 < len(s); i += 8 {
+		if specialWord(load64(s[i:])) {
 			return true
 		}
 	}
-	for ; i < len(s); i++ {
-		switch s[i] {
-		case ',', '"', '\r', '\n':
-			return true
-		}
-	}
-	return false
+	return specialWord(load64(s[len(s)-8:]))
+}
+
+// specialWord reports whether a byte of w is one hasCSVSpecial looks for.
+func specialWord(w uint64) bool {
+	return hasZero(w^(','*ones))|hasZero(w^('"'*ones))|hasZero(w^('\r'*ones))|hasZero(w^('\n'*ones)) != 0
+}
+
+// csvSpecial holds the bytes hasCSVSpecial looks for.
+var csvSpecial = [256]bool{',': true, '"': true, '\r': true, '\n': true}
+
+// load64 returns the first eight bytes of s as a little-endian word: one
+// load, as the compiler combines the bytes' once the bound is checked.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// zeroBytes has the high bit set of each byte of w that is zero, and of no
+// other: unlike hasZero's, its bytes do not borrow from one another.
+func zeroBytes(w uint64) uint64 {
+	const lows = ^uint64(highs)
+	return ^((w&lows + lows) | w | lows)
 }
 
 // hasZero has the high bit of some byte set when a byte of w is zero (and
