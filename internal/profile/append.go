@@ -117,8 +117,9 @@ func appendMetadata(dst []byte, n int, md map[string]string) []byte {
 
 // jsonSafe holds the ASCII bytes encoding/json writes as they are (with
 // HTML escaping on, as json.Marshal has it): all but the control
-// characters, '"', '\\', '<', '>' and '&'.
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+// characters, '"', '\\', '<', '>' and '&'. Bytes of multi-byte runes are
+// not in it: they are decoded.
+var jsonSafe = func() (t [256]bool) {
 	for b := 0x20; b < utf8.RuneSelf; b++ {
 		switch b {
 		case '"', '\\', '<', '>', '&':
@@ -137,6 +138,43 @@ const (
 	highs = 0x8080808080808080
 )
 
+// plainString reports whether every byte of s is one encoding/json writes
+// as it is, as most are: eight bytes at a time, the last eight overlapping
+// the word before them.
+func plainString(s string) bool {
+	if len(s) < 8 {
+		for i := 0; i < len(s); i++ {
+			if !jsonSafe[s[i]] {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i+8 < len(s); i += 8 {
+		if !plainWord(load64(s[i:])) {
+			return false
+		}
+	}
+	return plainWord(load64(s[len(s)-8:]))
+}
+
+// plainWord reports whether the bytes of w are all ones that encoding/json
+// writes as they are: none below 0x20, none of the five escaped
+// characters, none with its high bit set.
+func plainWord(w uint64) bool {
+	bad := (w - 0x20*ones) | hasZero(w^('"'*ones)) | hasZero(w^('\\'*ones)) |
+		hasZero(w^('<'*ones)) | hasZero(w^('>'*ones)) | hasZero(w^('&'*ones))
+	return (bad|w)&highs == 0
+}
+
+// load64 returns the first eight bytes of s as a little-endian word: one
+// load, as the compiler combines the bytes' once the bound is checked.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
 // hasZero has the high bit of some byte set when a byte of w is zero (and
 // may set others above it; only whether any is set counts).
 func hasZero(w uint64) uint64 { return (w - ones) &^ w & highs }
@@ -145,23 +183,12 @@ func hasZero(w uint64) uint64 { return (w - ones) &^ w & highs }
 // json.Marshal escapes a string.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	if plainString(s) {
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	start := 0
 	for i := 0; i < len(s); {
-		// Eight bytes at a time while none needs a look of its own: a
-		// byte below 0x20, one of the five escaped characters, or one with
-		// its high bit set stops the word.
-		for ; i+8 <= len(s); i += 8 {
-			w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-			bad := (w - 0x20*ones) | hasZero(w^('"'*ones)) | hasZero(w^('\\'*ones)) |
-				hasZero(w^('<'*ones)) | hasZero(w^('>'*ones)) | hasZero(w^('&'*ones))
-			if (bad|w)&highs != 0 {
-				break
-			}
-		}
-		if i == len(s) {
-			break
-		}
 		b := s[i]
 		if b < utf8.RuneSelf {
 			if jsonSafe[b] {
