@@ -218,3 +218,24 @@ func BenchmarkFirstLines(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFirstLinesPrefetched is BenchmarkFirstLines with the keys of
+// each batch of 256 prefetched first, as validate adds them.
+func BenchmarkFirstLinesPrefetched(b *testing.B) {
+	f := NewFirstLines(b.TempDir(), 0)
+	defer f.Close()
+	keys := make([]uint64, 0, 256)
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 256 {
+		keys = keys[:0]
+		for j := i; j < min(i+256, b.N); j++ {
+			keys = append(keys, uint64(j)*0x9e3779b97f4a7c15)
+		}
+		f.Prefetch(keys)
+		for j, k := range keys {
+			if _, _, err := f.Add(k, i+j+2); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
