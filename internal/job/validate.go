@@ -2,7 +2,6 @@ package job
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -19,8 +18,9 @@ import (
 	"github.com/provision/provision/internal/state"
 )
 
-// validateBatch is how many checked rows travel to the report writer at
-// once: enough that the hand-over costs nothing per row.
+// validateBatch is how many rows travel between validate's goroutines at
+// once: enough that the hand-over costs nothing per row, few enough that
+// the rows in flight take little memory.
 const validateBatch = 256
 
 // ValidateConfig is the wiring of one validate: the rows to check and where
@@ -31,7 +31,8 @@ type ValidateConfig struct {
 	// zero value is the seed's.
 	Version profile.Version
 	// ReportPath is where the report is written, atomically; identities
-	// past the first million spill to a temporary file beside it.
+	// past state.DefaultFirstLinesInMemory spill to a temporary file beside
+	// it.
 	ReportPath   string
 	ReportFormat string           // report.FormatCSV or report.FormatJSONL
 	Progress     report.Progress  // told of every row; nil shows nothing
@@ -57,7 +58,17 @@ type ValidateResult struct {
 type checked struct {
 	rec  reader.Record
 	p    *profile.Problem
+	key  uint64 // the hash of the identity of a row that passed validation
 	body string // the create body of a row that passed validation
+}
+
+// batch is validateBatch rows and the bytes of their bodies. Batches go
+// round: read, checked, written, then read into again.
+type batch struct {
+	rows   []checked
+	bodies []byte
+	ends   []int    // where each row's body ends in bodies
+	keys   []uint64 // the identity hashes of the valid rows
 }
 
 // RequestColumn is the column of validate's report, after the report's own
@@ -89,25 +100,17 @@ func requestColumns(input []string) (columns []string, as string) {
 	return columns, as
 }
 
-// requestBody is the JSON body of POST /v1/user_profiles for r under v, as
-// the client marshals it.
-func requestBody(r profile.Request, v profile.Version) (string, error) {
-	b, err := json.Marshal(r.Body(v))
-	if err != nil {
-		return "", fmt.Errorf("rendering a request body: %w", err)
-	}
-	return string(b), nil
-}
-
 // Validate reads and checks every row and writes the report: a row is valid,
 // with the body run would send for it in the RequestColumn, or invalid with
-// the rule it breaks, a duplicate of an earlier row included. Two goroutines share the work about evenly: the caller's reads
-// and validates each row, the other finds duplicates, counts and writes the
-// report, fed in batches in input order. Duplicates are found by 64-bit
-// identity hashes (a chance of a false duplicate below 1 in 10^7 for a
-// million rows), kept in memory for the first million identities and in a
-// temporary file after that, so memory stays flat however long the input.
-// ctx ends the reading early; the report is then not written.
+// the rule it breaks, a duplicate of an earlier row included. Three
+// goroutines pass batches of rows along: the caller's reads them; the next
+// validates them, renders their bodies and hashes their identities; the last
+// finds duplicates, counts and writes the report, in input order.
+// Duplicates are found by 64-bit identity hashes (state.FirstLines: a chance
+// of a false duplicate of about one in a million for a million rows), kept
+// in memory for the first millions of identities and in a temporary file
+// after that, so memory stays flat however long the input. ctx ends the
+// reading early; the report is then not written.
 func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -119,17 +122,14 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 	res := ValidateResult{Counts: map[profile.Status]int{}, ErrorTypes: map[string]int{}}
 	seen := state.NewFirstLines(filepath.Dir(cfg.ReportPath), 0)
 	defer seen.Close()
-	var h maphash.Hash
-	// key hashes a row's identity without building its string.
+	// Two seeds keep an external_id apart from a content hash that reads
+	// the same, as the identities' prefixes do.
+	byExternalID, byContent := maphash.MakeSeed(), maphash.MakeSeed()
 	key := func(r profile.Request) uint64 {
-		h.Reset()
 		if r.ExternalID != nil {
-			h.WriteString("external_id:")
-			h.WriteString(*r.ExternalID)
-		} else {
-			h.WriteString(r.Identity())
+			return maphash.String(byExternalID, *r.ExternalID)
 		}
-		return h.Sum64()
+		return maphash.String(byContent, r.Identity())
 	}
 	first, firstErr := cfg.Input.Next()
 	inputColumns := cfg.Input.Columns()
@@ -139,11 +139,10 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 		}
 	}
 	columns, renamedAs := requestColumns(inputColumns)
-	// fields puts the request first among a row's fields; a JSONL line's
-	// own key of that name is renamed, as the CSV header's is.
-	fields := func(body string, in []profile.Field) []profile.Field {
-		out := make([]profile.Field, 0, len(in)+1)
-		out = append(out, profile.Field{Name: RequestColumn, Value: body})
+	// fields puts the request first among a row's fields, into out; a JSONL
+	// line's own key of that name is renamed, as the CSV header's is.
+	fields := func(out []profile.Field, body string, in []profile.Field) []profile.Field {
+		out = append(out[:0], profile.Field{Name: RequestColumn, Value: body})
 		renamed := false
 		for _, f := range in {
 			if f.Name == RequestColumn && !renamed {
@@ -153,13 +152,37 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 		}
 		return out
 	}
+	// check runs in the middle goroutine: what one row decides alone.
+	check := func(b *batch) {
+		b.bodies, b.ends, b.keys = b.bodies[:0], b.ends[:0], b.keys[:0]
+		for i := range b.rows {
+			c := &b.rows[i]
+			if c.p == nil {
+				c.p = profile.ValidateAt(c.rec.Request, cfg.Version, now)
+			}
+			if c.p == nil {
+				b.bodies = c.rec.Request.AppendBody(b.bodies, cfg.Version)
+				c.key = key(c.rec.Request)
+				b.keys = append(b.keys, c.key)
+			}
+			b.ends = append(b.ends, len(b.bodies))
+		}
+		// One string holds the batch's bodies.
+		all, start := string(b.bodies), 0
+		for i, end := range b.ends {
+			b.rows[i].body = all[start:end]
+			start = end
+		}
+	}
+	var valid, invalid int
+	var scratch []profile.Field
 	// finish runs in the writing goroutine: duplicates depend on every
 	// earlier row, so they are found in input order, after validation.
-	finish := func(c checked) (report.Row, error) {
-		rec, p := c.rec, c.p
+	finish := func(c *checked) (report.Row, error) {
+		rec, p := &c.rec, c.p
 		row := report.Row{Line: rec.Line, Status: profile.StatusValid}
 		if p == nil {
-			first, dup, err := seen.Add(key(rec.Request), rec.Line)
+			first, dup, err := seen.Add(c.key, rec.Line)
 			if err != nil {
 				return row, err
 			}
@@ -172,9 +195,12 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 			row.Status, row.ErrorType, row.ErrorMessage = profile.StatusInvalid, p.Rule, p.At(rec.Line)
 			res.ErrorTypes[p.Rule]++
 			body = ""
+			invalid++
+		} else {
+			valid++
 		}
-		row.Fields = fields(body, rec.Fields)
-		res.Counts[row.Status]++
+		scratch = fields(scratch, body, rec.Fields)
+		row.Fields = scratch
 		cfg.Progress.Add(row.Status)
 		return row, nil
 	}
@@ -183,58 +209,73 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 		if err != nil {
 			return err
 		}
-		batches := make(chan []checked, 4)
+		const inFlight = 2 // batches waiting at each hand-over
+		toCheck, toWrite := make(chan *batch, inFlight), make(chan *batch, inFlight)
+		free := make(chan *batch, 2*inFlight+3) // every batch there can be
 		var g errgroup.Group
 		g.Go(func() error {
+			defer close(toWrite)
+			for b := range toCheck {
+				check(b)
+				toWrite <- b
+			}
+			return nil
+		})
+		g.Go(func() error {
 			var werr error
-			for b := range batches {
-				for _, c := range b {
-					if werr != nil {
-						continue // drain, so the reader never blocks
+			for b := range toWrite {
+				seen.Prefetch(b.keys)
+				for i := range b.rows {
+					c := &b.rows[i]
+					if werr == nil { // else drain, so the reader never blocks
+						row, err := finish(c)
+						if err == nil {
+							err = rw.Write(row)
+						}
+						werr = err
 					}
-					row, err := finish(c)
-					if err == nil {
-						err = rw.Write(row)
-					}
-					werr = err
+					// Nothing refers to the request any more.
+					reader.Recycle(c.rec.Request.Metadata)
+					*c = checked{}
 				}
+				b.rows = b.rows[:0]
+				free <- b
 			}
 			return errors.Join(werr, rw.Close())
 		})
 		readErr := func() error {
-			defer close(batches)
-			batch := make([]checked, 0, validateBatch)
+			defer close(toCheck)
+			b := &batch{rows: make([]checked, 0, validateBatch)}
 			for rec, recErr := first, firstErr; recErr != io.EOF; rec, recErr = cfg.Input.Next() {
 				if recErr != nil {
 					return fmt.Errorf("reading the input after record %d: %w", res.Rows, recErr)
 				}
-				if ctx.Err() != nil {
+				if len(b.rows) == 0 && ctx.Err() != nil {
 					return fmt.Errorf("interrupted: %w", context.Cause(ctx))
 				}
 				res.Rows++
-				c := checked{rec: rec, p: rec.Problem}
-				if c.p == nil {
-					c.p = profile.ValidateAt(rec.Request, cfg.Version, now)
-				}
-				if c.p == nil {
-					body, err := requestBody(rec.Request, cfg.Version)
-					if err != nil {
-						return err
+				b.rows = append(b.rows, checked{rec: rec, p: rec.Problem})
+				if len(b.rows) == validateBatch {
+					toCheck <- b
+					select {
+					case b = <-free:
+					default:
+						b = &batch{rows: make([]checked, 0, validateBatch)}
 					}
-					c.body = body
-				}
-				batch = append(batch, c)
-				if len(batch) == validateBatch {
-					batches <- batch
-					batch = make([]checked, 0, validateBatch)
 				}
 			}
-			if len(batch) > 0 {
-				batches <- batch
+			if len(b.rows) > 0 {
+				toCheck <- b
 			}
 			return nil
 		}()
-		return errors.Join(readErr, g.Wait())
+		werr := g.Wait()
+		for st, n := range map[profile.Status]int{profile.StatusValid: valid, profile.StatusInvalid: invalid} {
+			if n > 0 {
+				res.Counts[st] = n
+			}
+		}
+		return errors.Join(readErr, werr)
 	})
 	return res, err
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -359,4 +360,68 @@ func openCSVFor(t *testing.T, r io.Reader, v profile.Version) *reader.Reader {
 		t.Fatal(err)
 	}
 	return rd
+}
+
+// Across many batches, every row is judged as a plain sequential check
+// judges it: the first row of an identity is valid, with the body
+// json.Marshal renders, and each later one names that first row's line.
+func TestValidateAcrossBatchesMatchesASequentialCheck(t *testing.T) {
+	var in strings.Builder
+	in.WriteString("external_id,name,metadata.plan\n")
+	type row struct {
+		line     int
+		id, name string
+	}
+	var rows []row
+	line := 2
+	for i := range 5 * validateBatch {
+		r := row{line: line, id: fmt.Sprintf("u-%d", i*7%(2*validateBatch)), name: fmt.Sprintf("Name <%d>", i)}
+		if i%97 == 0 {
+			r.name = "Two\nlines" // a record over two lines
+			fmt.Fprintf(&in, "%s,\"%s\",plan-%d\n", r.id, r.name, i%3)
+			line += 2
+		} else {
+			fmt.Fprintf(&in, "%s,%s,plan-%d\n", r.id, r.name, i%3)
+			line++
+		}
+		rows = append(rows, r)
+	}
+	path := filepath.Join(t.TempDir(), "report.csv")
+	res, err := Validate(context.Background(), ValidateConfig{Input: openCSV(t, strings.NewReader(in.String())),
+		ReportPath: path, ReportFormat: report.FormatCSV})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readReport(t, path)
+	if len(got) != len(rows) || res.Rows != int64(len(rows)) {
+		t.Fatalf("%d report rows, %d counted, want %d", len(got), res.Rows, len(rows))
+	}
+	first := map[string]int{}
+	valid := 0
+	for i, r := range rows {
+		g := got[i]
+		if g["line"] != fmt.Sprint(r.line) || g["name"] != r.name {
+			t.Fatalf("row %d: line %s name %q, want line %d name %q", i, g["line"], g["name"], r.line, r.name)
+		}
+		if f, dup := first[r.id]; dup {
+			want := fmt.Sprintf("line %d: external_id: %q already appears on line %d", r.line, r.id, f)
+			if g["status"] != "invalid" || g["error_message"] != want || g["request"] != "" {
+				t.Fatalf("line %d: %s %q request %q, want the duplicate of line %d", r.line, g["status"], g["error_message"], g["request"], f)
+			}
+			continue
+		}
+		first[r.id] = r.line
+		valid++
+		body, err := json.Marshal(profile.Request{ExternalID: &r.id, Name: &r.name,
+			Metadata: map[string]string{"plan": fmt.Sprintf("plan-%d", i%3)}}.Body(profile.DefaultVersion))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g["status"] != "valid" || g["request"] != string(body) {
+			t.Fatalf("line %d: %s request %s, want valid with %s", r.line, g["status"], g["request"], body)
+		}
+	}
+	if res.Counts[profile.StatusValid] != valid || res.Counts[profile.StatusInvalid] != len(rows)-valid {
+		t.Errorf("counts %v, want %d valid of %d", res.Counts, valid, len(rows))
+	}
 }
