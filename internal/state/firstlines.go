@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -13,8 +14,9 @@ import (
 
 // DefaultFirstLinesInMemory is how many identities FirstLines keeps in
 // memory before it moves on to a temporary file: a table of up to 64 MiB
-// (8 bytes a slot, at most three quarters full) and a byte a row for the
-// lines, room for exports far longer than most without touching the disk.
+// (8 bytes a slot, at most three quarters full) and about a bit a row for
+// the lines, room for exports far longer than most without touching the
+// disk.
 const DefaultFirstLinesInMemory = 3 << 21
 
 // FirstLines remembers the line on which each identity (by its 64-bit hash)
@@ -221,7 +223,7 @@ func mix(x uint64) uint64 {
 // chance of a false duplicate among n identities is about n²/2^60, one in
 // a million for a million rows and one in a hundred thousand for three
 // million. The order of addition stands in for the line (lineLog), so that
-// the line costs a byte a row rather than four. Doubling the table moves
+// the line costs a bit a row rather than four bytes. Doubling the table moves
 // one bit from the fingerprint to the home, and is done in place.
 const (
 	dispBits = 5
@@ -398,63 +400,79 @@ func (t *firstTable) grow() error {
 	return nil
 }
 
-// lineLog keeps the line of each entry by its seq: a byte a row, the
-// difference from the line before (0: too far, see far), and every
-// lineCheckpoint rows the line itself, in memory the collector does not
-// manage.
+// lineLog keeps the line of each entry by its seq. Most lines follow the
+// line before: a bit a row says so, and the difference of any other is a
+// varint of its own. Every lineCheckpoint rows the line itself is kept, and
+// where that row's varints start. The bits and the varints are in memory the
+// collector does not manage: an eighth of a byte a row for an export of one
+// line a record.
 type lineLog struct {
-	deltas []byte // mapped, or on the Go heap
-	mem    []byte
-	every  []int // the line of seq i*lineCheckpoint
-	far    map[int]int
-	last   int
+	next  []byte // bit seq%8 of byte seq/8: the line of seq is the one before's plus one
+	far   []byte // the differences of the other lines, varints
+	marks []lineMark
+	last  int
+	mem   [][]byte // the mappings next and far start in
 }
+
+// lineMark is the line of a seq that is a multiple of lineCheckpoint, and
+// where the varints of the seqs after it start in far.
+type lineMark struct{ line, far int }
 
 const lineCheckpoint = 256
 
 func (l *lineLog) init(max int) {
-	if mem, err := syscall.Mmap(-1, 0, max, syscall.PROT_READ|syscall.PROT_WRITE,
-		syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE); err == nil {
-		l.mem, l.deltas = mem, mem[:0]
+	l.next = l.mapped(max/8 + 1)
+	// A line the next does not follow takes a byte or two as a rule; past
+	// that, far grows on the Go heap.
+	l.far = l.mapped(2 * max)
+}
+
+// mapped returns an empty slice of capacity n in memory the collector does
+// not manage, or nil.
+func (l *lineLog) mapped(n int) []byte {
+	mem, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE)
+	if err != nil {
+		return nil
 	}
+	l.mem = append(l.mem, mem)
+	return mem[:0]
 }
 
 func (l *lineLog) free() {
-	if l.mem != nil {
-		syscall.Munmap(l.mem)
-		l.mem = nil
+	for _, m := range l.mem {
+		syscall.Munmap(m)
 	}
-	l.deltas = nil
+	l.mem, l.next, l.far, l.marks = nil, nil, nil, nil
 }
 
 // add records the line of seq, the next entry.
 func (l *lineLog) add(seq, line int) {
-	var b byte
-	if d := line - l.last; d > 0 && d <= 255 {
-		b = byte(d)
-	} else {
-		if l.far == nil {
-			l.far = map[int]int{}
+	switch {
+	case seq%lineCheckpoint == 0:
+		l.marks = append(l.marks, lineMark{line: line, far: len(l.far)})
+	case line == l.last+1:
+		for len(l.next) <= seq/8 {
+			l.next = append(l.next, 0)
 		}
-		l.far[seq] = line
+		l.next[seq/8] |= 1 << (seq % 8)
+	default:
+		l.far = binary.AppendVarint(l.far, int64(line-l.last))
 	}
-	if seq%lineCheckpoint == 0 {
-		l.every = append(l.every, line)
-	}
-	l.deltas = append(l.deltas, b)
 	l.last = line
 }
 
 // at returns the line of seq.
 func (l *lineLog) at(seq int) int {
 	c := seq / lineCheckpoint
-	line := l.every[c]
+	line, off := l.marks[c].line, l.marks[c].far
 	for s := c*lineCheckpoint + 1; s <= seq; s++ {
-		if b := l.deltas[s]; b != 0 {
-			line += int(b)
-		} else {
-			line = l.far[s]
+		if s/8 < len(l.next) && l.next[s/8]&(1<<(s%8)) != 0 {
+			line++
+			continue
 		}
+		d, n := binary.Varint(l.far[off:])
+		line += int(d)
+		off += n
 	}
 	return line
 }

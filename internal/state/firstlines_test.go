@@ -239,3 +239,31 @@ func BenchmarkFirstLinesPrefetched(b *testing.B) {
 		}
 	}
 }
+
+// The line log gives back every line it was given, whatever their order:
+// runs of consecutive lines, gaps of every size, lines going back.
+func TestLineLogGivesBackEveryLine(t *testing.T) {
+	var l lineLog
+	l.init(10_000)
+	defer l.free()
+	rng := rand.New(rand.NewPCG(9, 10))
+	var want []int
+	line := 1
+	for seq := range 10_000 {
+		switch r := rng.IntN(10); {
+		case r < 7:
+			line++
+		case r < 8:
+			line += rng.IntN(1 << 20)
+		case r < 9:
+			line -= rng.IntN(1000)
+		}
+		l.add(seq, line)
+		want = append(want, line)
+	}
+	for seq, w := range want {
+		if got := l.at(seq); got != w {
+			t.Fatalf("seq %d: line %d, want %d", seq, got, w)
+		}
+	}
+}
