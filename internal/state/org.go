@@ -139,20 +139,21 @@ func (s *Store) Observe(page []profile.Profile, into *Observed) error {
 		}
 		req := p.Request()
 		identity := req.Identity()
-		body, err := json.Marshal(req)
-		if err != nil {
-			return fmt.Errorf("state: %w", err)
-		}
-		res, err := s.st.orgInsert.Exec(identity, p.ID, req.ContentHash(), string(body), p.CreatedAt.UTC().Format(time.RFC3339Nano))
-		if err != nil {
-			return fmt.Errorf("state: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
+		// Most listed profiles are known (a sweep lists what the run just
+		// made): one lookup decides them; only a new identity is inserted.
+		var status, id, others string
+		switch err := s.st.orgGet.QueryRow(identity).Scan(&status, &id, &others); {
+		case errors.Is(err, sql.ErrNoRows):
+			body, err := json.Marshal(req)
+			if err != nil {
+				return fmt.Errorf("state: %w", err)
+			}
+			if _, err := s.st.orgInsert.Exec(identity, p.ID, req.ContentHash(), string(body), p.CreatedAt.UTC().Format(time.RFC3339Nano)); err != nil {
+				return fmt.Errorf("state: %w", err)
+			}
 			into.Adopted++
 			continue
-		}
-		var status, id, others string
-		if err := s.st.orgGet.QueryRow(identity).Scan(&status, &id, &others); err != nil {
+		case err != nil:
 			return fmt.Errorf("state: %w", err)
 		}
 		list := strings.Fields(others)
