@@ -1,9 +1,6 @@
 package reader
 
-import (
-	"bytes"
-	"math/bits"
-)
+import "bytes"
 
 // Most records are well formed, and for those encoding/csv's line reader,
 // its copy through the gate and its rune-by-rune field loop cost more than
@@ -29,75 +26,54 @@ func (r *Reader) splitFields(text []byte) (ok bool) {
 		}
 	}
 	n := len(body)
-	// First where every delimiter, quote, CR and LF is, eight bytes at a
-	// time; then the fields between them. n ends the list.
+	if bytes.IndexByte(body, '\r') >= 0 {
+		return false // csv turns CRLF within a record into LF, and drops a CR before the end of input
+	}
 	delim := r.delim
-	dw := uint64(delim) * ones
-	ps := r.specials[:0]
-	i := 0
-	for ; i+8 <= n; i += 8 {
-		w := load64(body[i:])
-		m := zeroBytes(w^dw) | zeroBytes(w^('"'*ones)) | zeroBytes(w^('\r'*ones)) | zeroBytes(w^('\n'*ones))
-		for ; m != 0; m &= m - 1 {
-			// zeroBytes may mark a byte above a marked one that is not.
-			if j := i + bits.TrailingZeros64(m)>>3; isSpecial(body[j], delim) {
-				ps = append(ps, j)
-			}
-		}
-	}
-	for ; i < n; i++ {
-		if isSpecial(body[i], delim) {
-			ps = append(ps, i)
-		}
-	}
-	ps = append(ps, n)
-	r.specials = ps
-
 	spans := r.spans[:0]
 	doubled := false
-	for start, k := 0, 0; ; {
-		// ps[k] is the first at or after start.
-		if start == n || body[start] != '"' {
-			p := ps[k]
-			spans = append(spans, fieldSpan{start: start, end: p})
-			if p == n {
-				break
+	for i := 0; ; {
+		if i == n || body[i] != '"' {
+			j := bytes.IndexByte(body[i:], delim)
+			end := i + j
+			if j < 0 {
+				end = n
 			}
-			if body[p] != delim {
-				// A bare quote; a CR, which csv drops or turns into LF; a
-				// line break the splitter did not end the record at.
+			if bytes.IndexByte(body[i:end], '"') >= 0 || bytes.IndexByte(body[i:end], '\n') >= 0 {
+				// A bare quote; a line break the splitter did not end the
+				// record at.
 				return false
 			}
-			start, k = p+1, k+1
+			spans = append(spans, fieldSpan{start: i, end: end})
+			if j < 0 {
+				break
+			}
+			i = end + 1
 			continue
 		}
-		f := fieldSpan{start: start + 1}
-		for k++; ; {
-			p := ps[k]
-			if p == n || body[p] == '\r' {
-				return false // never closed; csv turns CRLF into LF
+		f := fieldSpan{start: i + 1}
+		for i++; ; {
+			j := bytes.IndexByte(body[i:], '"')
+			if j < 0 {
+				return false // never closed
 			}
-			if body[p] != '"' {
-				k++ // a delimiter or a line break inside the quotes
-				continue
-			}
-			if p+1 < n && body[p+1] == '"' {
+			i += j + 1
+			if i < n && body[i] == '"' {
 				f.doubled, doubled = true, true
-				k += 2
+				i++
 				continue
 			}
-			f.end = p
+			f.end = i - 1
 			break
 		}
 		spans = append(spans, f)
-		p := f.end + 1
-		if p == n {
+		if i == n {
 			break
 		}
-		if body[p] != delim {
+		if body[i] != delim {
 			return false // a quote in a quoted field
 		}
-		start, k = p+1, k+2
+		i++
 	}
 	r.spans = spans
 	fields := r.fields[:0]
@@ -139,31 +115,9 @@ func (r *Reader) splitFields(text []byte) (ok bool) {
 	return true
 }
 
-// isSpecial reports whether c is a byte splitFields stops at.
-func isSpecial(c, delim byte) bool {
-	return c == delim || c == '"' || c == '\r' || c == '\n'
-}
-
 // fieldSpan is where a field's text is in its record: between its quotes
 // if it has them, with every quote in it doubled if doubled.
 type fieldSpan struct {
 	start, end int
 	doubled    bool
 }
-
-// Bytes repeated over a word.
-const (
-	ones  = 0x0101010101010101
-	highs = 0x8080808080808080
-)
-
-// load64 is b[0:8] as a little-endian word.
-func load64(b []byte) uint64 {
-	_ = b[7]
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-}
-
-// zeroBytes has the high bit set of each byte of w that is zero, and maybe
-// of bytes above one that is; the lowest one set is the first zero byte.
-func zeroBytes(w uint64) uint64 { return (w - ones) &^ w & highs }

@@ -158,7 +158,6 @@ type Reader struct {
 	plan    plan
 	unused  []string
 	// splitFields' scratch, and the fields it returns.
-	specials []int
 	spans    []fieldSpan
 	unquoted []byte
 	fields   []string
