@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -354,6 +355,16 @@ func (r *Reader) request(fields []profile.Field, sl slots) (profile.Request, *pr
 		hasJSON = m != nil
 	}
 	n := len(r.plan.metaKeys) + len(metaVals)
+	// A map handed back by Recycle is filled rather than a new one made; it
+	// holds the keys of the record it served last, and those this record
+	// does not set are taken out after.
+	var recycled map[string]string
+	if req.Metadata == nil && n > 0 {
+		recycled, _ = metadataMaps.Get().(map[string]string)
+		req.Metadata = recycled
+	}
+	var keys [profile.MaxMetadataKeys]string
+	set := keys[:0]
 	var prob *profile.Problem
 	for _, mc := range r.plan.metaKeys {
 		v := fields[mc.col].Value
@@ -364,13 +375,42 @@ func (r *Reader) request(fields []profile.Field, sl slots) (profile.Request, *pr
 		if req.Metadata, prob = addMetadata(req.Metadata, hasJSON, mc.key, v, r.header[mc.col], jsonName, "column", n); prob != nil {
 			return profile.Request{}, prob
 		}
+		set = append(set, mc.key)
 	}
 	for i, kv := range metaVals {
 		if req.Metadata, prob = addMetadata(req.Metadata, hasJSON, kv.Name, kv.Value, metaFrom[i], jsonName, "column", n); prob != nil {
 			return profile.Request{}, prob
 		}
+		set = append(set, kv.Name)
+	}
+	if recycled != nil {
+		req.Metadata = settle(recycled, set)
 	}
 	return req, nil
+}
+
+// settle leaves in a recycled map only the keys set, and returns it, or
+// nil (the map back in the pool) when none was: what a new map filled with
+// them would have been.
+func settle(md map[string]string, set []string) map[string]string {
+	if len(set) == 0 {
+		metadataMaps.Put(md)
+		return nil
+	}
+	distinct := 0
+	for i, k := range set {
+		if !slices.Contains(set[:i], k) {
+			distinct++
+		}
+	}
+	if len(md) != distinct {
+		for k := range md {
+			if !slices.Contains(set, k) {
+				delete(md, k)
+			}
+		}
+	}
+	return md
 }
 
 // fieldRow is a CSV record, as owned by its Record, as a source reads it.
