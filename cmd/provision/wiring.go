@@ -170,14 +170,24 @@ func targetOf(baseURL, workspace string) string {
 // identityMapping says where rows take their identity from: the column
 // mapped to external_id (or reference_id), else the canonical column.
 func identityMapping(maps []string) string {
-	from := "external_id"
-	for _, m := range maps {
-		field, col, ok := strings.Cut(m, "=")
-		if ok && (strings.TrimSpace(field) == "external_id" || strings.TrimSpace(field) == "reference_id") {
-			from = strings.TrimSpace(col)
-		}
+	from, ok := mappedIdentity(maps)
+	if !ok {
+		from = "external_id"
 	}
 	return "column " + strconv.Quote(from)
+}
+
+// mappedIdentity is the source --map gives external_id (or reference_id,
+// the same value): the last such --map, as the reader takes it.
+func mappedIdentity(maps []string) (string, bool) {
+	from, found := "", false
+	for _, m := range maps {
+		field, src, ok := strings.Cut(m, "=")
+		if f := strings.TrimSpace(field); ok && (f == "external_id" || f == "reference_id") {
+			from, found = strings.TrimSpace(src), true
+		}
+	}
+	return from, found
 }
 
 // identityColumn is the input column identities come from, where a sync's
@@ -185,11 +195,8 @@ func identityMapping(maps []string) string {
 // column mapped to external_id (or reference_id), else whichever of the
 // two the header has.
 func identityColumn(maps []string, columns []string) string {
-	for _, m := range maps {
-		field, col, ok := strings.Cut(m, "=")
-		if f := strings.TrimSpace(field); ok && (f == "external_id" || f == "reference_id") && !strings.ContainsAny(col, "{|(") {
-			return strings.TrimSpace(col)
-		}
+	if src, ok := mappedIdentity(maps); ok && !strings.ContainsAny(src, "{|(") {
+		return src // a plain column; a template or fallback has no one column
 	}
 	if slices.Contains(columns, "reference_id") && !slices.Contains(columns, "external_id") {
 		return "reference_id"

@@ -23,3 +23,26 @@ func TestTargetOf(t *testing.T) {
 		}
 	}
 }
+
+// The identity's source: the last --map for external_id or reference_id;
+// the report's identity column only when that source is one column.
+func TestIdentitySource(t *testing.T) {
+	tests := []struct {
+		maps, columns []string
+		mapping, col  string
+	}{
+		{nil, []string{"external_id", "name"}, `column "external_id"`, "external_id"},
+		{nil, []string{"reference_id", "name"}, `column "external_id"`, "reference_id"},
+		{[]string{"external_id=user_id"}, nil, `column "user_id"`, "user_id"},
+		{[]string{"reference_id=a", "external_id= b "}, nil, `column "b"`, "b"},
+		{[]string{"reference_id={First} {Last}"}, []string{"First", "Last"}, `column "{First} {Last}"`, "external_id"},
+	}
+	for _, tc := range tests {
+		if got := identityMapping(tc.maps); got != tc.mapping {
+			t.Errorf("identityMapping(%q) = %s, want %s", tc.maps, got, tc.mapping)
+		}
+		if got := identityColumn(tc.maps, tc.columns); got != tc.col {
+			t.Errorf("identityColumn(%q, %q) = %s, want %s", tc.maps, tc.columns, got, tc.col)
+		}
+	}
+}
