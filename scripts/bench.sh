@@ -13,7 +13,12 @@
 #       (unlimited emulator); and what the nightly run that finds nothing
 #       new spends listing: its catch-up and its sweep, pages and time;
 #   (e) adoption of the org of (d): provision adopt with a new state
-#       (profiles/s, peak RSS), and a new state's run of the whole export.
+#       (profiles/s, peak RSS), and a new state's run of the whole export;
+#   (f) the state's size on disk after BENCH_STATE_NIGHTS nights over one
+#       export of BENCH_STATE_ROWS users (night 1 a run that creates them
+#       all, then syncs with 1% of the rows changed every night, the
+#       default --keep-runs): bytes a row a retained run beyond the
+#       export's own, and bytes a ledger identity (SQLite's dbstat).
 #
 # (d) and (e) share one org, filled once by a run with --no-adopt whose
 # state is the one (d) copies before every command. (d) starts
@@ -22,12 +27,13 @@
 # night; BENCH_QUICK=1 does not wait.
 #
 # Environment: BENCH_RUNS (default 3), BENCH_QUICK=1 (small inputs, 1 run),
-# BENCH_CASES (default "a b c d e": which of the cases to run),
+# BENCH_CASES (default "a b c d e f": which of the cases to run),
 # BENCH_LIMIT_ROWS, BENCH_COST_ROWS, BENCH_CURL_ROWS, BENCH_VALIDATE_ROWS,
 # BENCH_MEM_ROWS_SMALL, BENCH_MEM_ROWS_LARGE, BENCH_SYNC_ROWS (the org of (d)
 # and (e)), BENCH_SYNC_CHANGE_EVERY (100: 1% of the rows changed),
 # BENCH_NIGHT_GAP (seconds), BENCH_CMD_TIMEOUT (seconds one command of (d)
-# or (e) may take before it is killed and its case fails). Exits 1 if a
+# or (e) may take before it is killed and its case fails), BENCH_STATE_ROWS,
+# BENCH_STATE_NIGHTS (the export and the nights of (f)). Exits 1 if a
 # target is missed, 2 on a setup error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +54,8 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	MEM_LARGE=${BENCH_MEM_ROWS_LARGE:-20000}
 	SYNC_ROWS=${BENCH_SYNC_ROWS:-10000}
 	NIGHT_GAP=${BENCH_NIGHT_GAP:-0}
+	STATE_ROWS=${BENCH_STATE_ROWS:-5000}
+	STATE_NIGHTS=${BENCH_STATE_NIGHTS:-4}
 else
 	RUNS=${BENCH_RUNS:-3}
 	LIMIT_ROWS=${BENCH_LIMIT_ROWS:-3000}
@@ -58,15 +66,17 @@ else
 	MEM_LARGE=${BENCH_MEM_ROWS_LARGE:-100000}
 	SYNC_ROWS=${BENCH_SYNC_ROWS:-100000}
 	NIGHT_GAP=${BENCH_NIGHT_GAP:-65}
+	STATE_ROWS=${BENCH_STATE_ROWS:-50000}
+	STATE_NIGHTS=${BENCH_STATE_NIGHTS:-10}
 fi
 CHANGE_EVERY=${BENCH_SYNC_CHANGE_EVERY:-100}
 CMD_TIMEOUT=${BENCH_CMD_TIMEOUT:-900}
-CASES=${BENCH_CASES:-a b c d e}
+CASES=${BENCH_CASES:-a b c d e f}
 for c in $CASES; do
-	case $c in a | b | c | d | e) ;; *) die "BENCH_CASES: unknown case '$c' (use a, b, c, d and e)" ;; esac
+	case $c in a | b | c | d | e | f) ;; *) die "BENCH_CASES: unknown case '$c' (use a, b, c, d, e and f)" ;; esac
 done
 want() { [[ " $CASES " == *" $1 "* ]]; }
-for v in RUNS LIMIT_ROWS COST_ROWS CURL_ROWS VALIDATE_ROWS MEM_SMALL MEM_LARGE SYNC_ROWS CHANGE_EVERY CMD_TIMEOUT; do
+for v in RUNS LIMIT_ROWS COST_ROWS CURL_ROWS VALIDATE_ROWS MEM_SMALL MEM_LARGE SYNC_ROWS CHANGE_EVERY CMD_TIMEOUT STATE_ROWS STATE_NIGHTS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
 [[ $NIGHT_GAP =~ ^[0-9]+$ ]] || die "BENCH_NIGHT_GAP must be a number of seconds, got '$NIGHT_GAP'"
@@ -186,6 +196,10 @@ if want c; then
 	"$GEN" -n "$VALIDATE_ROWS" -o "$TMP/validate.csv" -prefix val
 	"$GEN" -n "$MEM_SMALL" -o "$TMP/mem-small.csv" -prefix mems
 	"$GEN" -n "$MEM_LARGE" -o "$TMP/mem-large.csv" -prefix meml
+fi
+if want f; then
+	"$GEN" -n "$STATE_ROWS" -o "$TMP/state-base.csv" -prefix st
+	"$GEN" -n "$STATE_ROWS" -o "$TMP/state-changed.csv" -prefix st -change-every "$CHANGE_EVERY"
 fi
 if want d || want e; then
 	"$GEN" -n "$SYNC_ROWS" -o "$TMP/sync-base.csv" -prefix sync
@@ -514,6 +528,44 @@ adopt_case() {
 	result "(e) new state's run RSS" "MiB at ${SYNC_ROWS} rows" "$(num "$RM" %.1f)" "<=" 128
 }
 if want e; then adopt_case; fi
+
+# (f) the state's size on disk: one pass, its figures do not vary.
+state_case() {
+	local night input verb first all
+	start_emulator
+	for night in $(seq "$STATE_NIGHTS"); do
+		note "(f) night $night of $STATE_NIGHTS over $STATE_ROWS users"
+		verb=sync
+		input=$TMP/state-changed.csv
+		if [ "$night" = 1 ]; then verb=run; fi
+		if [ $((night % 2)) = 1 ]; then input=$TMP/state-base.csv; fi
+		code=0
+		"$BIN" "$verb" "$input" --base-url "$URL" --state "$TMP/f-state.db" --report "$TMP/f-report.csv" --progress never --quiet \
+			--concurrency 16 >"$TMP/f.out" 2>"$TMP/f.err" || code=$?
+		[ "$code" = 0 ] || { tail -5 "$TMP/f.err" >&2; die "(f) night $night: provision $verb exited $code"; }
+		if [ "$night" = 1 ]; then first=$("$TMP/tools/statesize" -state "$TMP/f-state.db" -input "$TMP/state-base.csv") || die "statesize failed"; fi
+	done
+	stop_emulator
+	all=$("$TMP/tools/statesize" -state "$TMP/f-state.db" -input "$TMP/state-base.csv") || die "statesize failed"
+	local in rows rb runs ids lb fb beyond first_beyond per_id
+	in=$(field input_bytes_per_row <<<"$all")
+	rows=$(field rows <<<"$all")
+	rb=$(field row_bytes <<<"$all")
+	runs=$(field runs_with_rows <<<"$all")
+	ids=$(field identities <<<"$all")
+	lb=$(field ledger_bytes <<<"$all")
+	fb=$(field file_bytes <<<"$all")
+	beyond=$(calc "$rb / $rows - $in")
+	first_beyond=$(calc "$(field row_bytes <<<"$first") / $(field rows <<<"$first") - $in")
+	per_id=$(calc "$lb / $ids")
+	printf '(f) state after %s nights over %s users (%s runs kept): %s MB; rows %s bytes a row a run (export %s, so %s beyond it; %s on the night that created them all), ledger %s bytes an identity\n' \
+		"$STATE_NIGHTS" "$STATE_ROWS" "$runs" "$(num "$(calc "$fb / 1e6")" %.1f)" "$(num "$(calc "$rb / $rows")" %.1f)" "$(num "$in" %.1f)" \
+		"$(num "$beyond" %.1f)" "$(num "$first_beyond" %.1f)" "$(num "$per_id" %.1f)"
+	result "(f) state rows" "bytes/row/run beyond input" "$(num "$beyond" %.1f)" "<=" 64
+	result "(f) state ledger" "bytes/identity" "$(num "$per_id" %.1f)" "<=" 100
+	info "(f) state file" "bytes/user, ${runs} runs kept" "$(num "$(calc "$fb / $ids")" %.0f)"
+}
+if want f; then state_case; fi
 stop_emulator
 
 echo

@@ -266,3 +266,33 @@ func TestReportRendersTheLastRunAgain(t *testing.T) {
 		t.Errorf("report without a state: exit %d %s", res.code, res.stderr)
 	}
 }
+
+// TestReportOfAPrunedRunSaysItIsGone: --keep-runs drops the rows of older
+// runs; their reports say so, with the summary that is left, and --runs
+// lists which runs still have rows. A kept run renders as it was written.
+func TestReportOfAPrunedRunSaysItIsGone(t *testing.T) {
+	e := startEmulator(t)
+	w := newWorkdir(t, e)
+	input := w.write("users.csv", "external_id,name\nu1,One\nu2,Two\n")
+	for i := 1; i <= 3; i++ {
+		if res := w.run("run", input, "--keep-runs", "2", "--report", fmt.Sprintf("r%d.csv", i)); res.code != exitOK {
+			t.Fatalf("run %d: exit %d\n%s", i, res.code, res.stderr)
+		}
+	}
+	res := w.run("report", "--run", "1")
+	if res.code != exitUsage || !strings.Contains(res.stderr, "the rows of run 1") || !strings.Contains(res.stderr, "are gone") || !strings.Contains(res.stderr, `"created"`) {
+		t.Errorf("report of the pruned run 1: exit %d\n%s", res.code, res.stderr)
+	}
+	res = w.run("report", "--run", "2")
+	if want := readFile(t, w.path("r2.csv")); res.code != exitOK || res.stdout != want {
+		t.Errorf("report of the kept run 2: exit %d\n%s\nwant:\n%s", res.code, res.stdout, want)
+	}
+	res = w.run("report", "--runs")
+	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+	if res.code != exitOK || len(lines) != 4 || !strings.Contains(lines[1], "pruned") || strings.Contains(lines[2], "pruned") || strings.Contains(lines[3], "pruned") {
+		t.Errorf("report --runs: exit %d\n%s", res.code, res.stdout)
+	}
+	if res := w.run("report", "--run", "9"); res.code != exitUsage || !strings.Contains(res.stderr, "no run 9") {
+		t.Errorf("report --run 9: exit %d %s", res.code, res.stderr)
+	}
+}

@@ -315,12 +315,16 @@ func TestOrgKilledThenRenamed(t *testing.T) {
 func TestOrgServerClockBehind(t *testing.T) {
 	for _, seed := range orgSeeds(t) {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
-			e := startEmulator(t, "--seed", strconv.FormatInt(seed, 10), "--faults", "slow=1", "--slow-delay", "2s", "--clock-offset", "-5m")
+			// Every answer comes 5 s after its profile is made: the run is
+			// killed once all are made, before any answer.
+			e := startEmulator(t, "--seed", strconv.FormatInt(seed, 10), "--faults", "slow=1", "--slow-delay", "5s", "--clock-offset", "-5m")
 			w := newWorkdir(t, e)
 			content, rows := chaosExport(10, seed)
 			input := w.write("users.csv", content)
-			kill := w.startKillable(t, "run", input, "--timeout", "4s", "--settle", "200ms", "--concurrency", "16")
-			time.Sleep(time.Second)
+			kill := w.startKillable(t, "run", input, "--timeout", "8s", "--settle", "200ms", "--concurrency", "16")
+			for deadline := time.Now().Add(4 * time.Second); len(e.profiles(t)) < len(rows) && time.Now().Before(deadline); {
+				time.Sleep(50 * time.Millisecond)
+			}
 			kill()
 			made := len(e.profiles(t))
 			if made != len(rows) {

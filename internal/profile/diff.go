@@ -1,27 +1,24 @@
 package profile
 
-import "slices"
+import (
+	"slices"
+)
 
-// Changes names the fields whose values differ between what a profile was
-// made with (was) and what a row asks for now, as a report names them:
-// "name", "relationship", "country", "metadata.plan". A sync sends exactly
-// these. relationship and access_type are one field, compared by meaning.
+// Changes names the fields whose values differ between what a profile
+// holds (was: a request or the state's digest of one) and what a row asks
+// for now, as a report names them: "name", "relationship", "country",
+// "metadata.plan". A sync sends exactly these. relationship and access_type
+// are one field, compared by meaning, and onboarded_at in UTC, so a ledger
+// entry of one contract and a row of another differ only in what they mean.
 func Changes(was, now Request) []string {
+	w, n := was.Digest(), now.Digest()
 	var diff []string
-	if !eqPtr(was.Name, now.Name) {
-		diff = append(diff, "name")
-	}
-	w, n := was.normalised(), now.normalised()
-	if w.Relationship != n.Relationship {
-		diff = append(diff, "relationship")
-	}
-	// The GA details, compared as ContentHash does (onboarded_at in UTC),
-	// so a ledger entry of one contract and a row of another differ only in
-	// what they mean.
 	for _, d := range []struct {
 		name string
 		a, b *string
 	}{
+		{"name", w.Name, n.Name},
+		{"relationship", w.Relationship, n.Relationship},
 		{"country", w.Country, n.Country},
 		{"email_hash", w.EmailHash, n.EmailHash},
 		{"name_hash", w.NameHash, n.NameHash},
@@ -33,17 +30,26 @@ func Changes(was, now Request) []string {
 			diff = append(diff, d.name)
 		}
 	}
+	return append(diff, metadataChanges(w.Metadata, n.Metadata)...)
+}
+
+// metadataChanges are the keys whose values differ, or that only one of
+// was and now has, in order.
+func metadataChanges(was, now map[string]string) []string {
 	var keys []string
-	for k, v := range was.Metadata {
-		if w, ok := now.Metadata[k]; !ok || w != v {
-			keys = append(keys, "metadata."+k)
+	for k, v := range was {
+		if w, ok := now[k]; !ok || w != v {
+			keys = append(keys, k)
 		}
 	}
-	for k := range now.Metadata {
-		if _, ok := was.Metadata[k]; !ok {
-			keys = append(keys, "metadata."+k)
+	for k := range now {
+		if _, ok := was[k]; !ok {
+			keys = append(keys, k)
 		}
 	}
 	slices.Sort(keys)
-	return append(diff, keys...)
+	for i, k := range keys {
+		keys[i] = "metadata." + k
+	}
+	return keys
 }

@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"maps"
 	"time"
 )
 
@@ -53,6 +52,9 @@ type Request struct {
 	OnboardedAt   *string `json:"onboarded_at,omitempty"`
 	AccountStatus *string `json:"account_status,omitempty"`
 	EntityType    *string `json:"entity_type,omitempty"`
+
+	// digested: the values are hashes (see Digest), never sent.
+	digested bool
 }
 
 // TrustGrant is one entry of a profile's trust_grants.
@@ -220,13 +222,6 @@ func utcTimestamp(s *string) *string {
 	return Str(t.UTC().Format(time.RFC3339Nano))
 }
 
-func (c content) equal(d content) bool {
-	return eqPtr(c.ExternalID, d.ExternalID) && eqPtr(c.Name, d.Name) && c.Relationship == d.Relationship &&
-		len(c.Metadata) == len(d.Metadata) && (len(c.Metadata) == 0 || maps.Equal(c.Metadata, d.Metadata)) &&
-		eqPtr(c.Country, d.Country) && eqPtr(c.EmailHash, d.EmailHash) && eqPtr(c.NameHash, d.NameHash) &&
-		eqPtr(c.OnboardedAt, d.OnboardedAt) && eqPtr(c.AccountStatus, d.AccountStatus) && eqPtr(c.EntityType, d.EntityType)
-}
-
 // ContentHash is a stable hash of everything the request asks the server to
 // store, normalised across contracts: an omitted relationship equals
 // "external", access_type application equals relationship external and
@@ -255,7 +250,7 @@ func (r Request) Identity() string {
 // ContentHash is: same external_id, name, relationship or access type (the
 // default filled in), metadata and details.
 func (r Request) Matches(p Profile) bool {
-	return r.normalised().equal(p.Request().normalised())
+	return eqPtr(r.ExternalID, p.ExternalID) && SameContent(r, p.Request())
 }
 
 // Request returns the create request that would store what p holds; the

@@ -2,7 +2,6 @@ package profile
 
 import (
 	"maps"
-	"slices"
 )
 
 // Update is the partial update that takes a profile from what it holds to
@@ -28,29 +27,31 @@ func (u Update) Empty() bool { return len(u.Fields) == 0 }
 // Body is the JSON body of POST /v1/user_profiles/{id} under v.
 func (u Update) Body(v Version) any { return u.sent.Body(v) }
 
-// Diff computes the update from was (what the profile holds, as far as the
-// ledger knows) to now (the row), under contract v. Fields v cannot carry
-// are neither compared nor sent.
+// Diff computes the update from was (what the profile holds: the state's
+// digest of it, or a request) to now (the row), under contract v. Fields v
+// cannot carry are neither compared nor sent. Values are compared by their
+// digests; Want is the digest of the result.
 func Diff(was, now Request, v Version) Update {
-	u := Update{Want: was}
-	u.Want.Metadata = maps.Clone(was.Metadata)
-	str := func(field string, w, n *string, want **string, sent **string) {
+	w, n := was.Digest(), now.Digest()
+	u := Update{Want: w}
+	u.Want.Metadata = maps.Clone(w.Metadata)
+	str := func(field string, wd, nd, value *string, want **string, sent **string) {
 		switch {
-		case n == nil && w != nil:
+		case nd == nil && wd != nil:
 			u.Uncleared = append(u.Uncleared, field)
-		case n != nil && (w == nil || *w != *n):
+		case nd != nil && (wd == nil || *wd != *nd):
 			u.Fields = append(u.Fields, field)
-			*want, *sent = n, n
+			*want, *sent = nd, value
 		}
 	}
-	str("name", was.Name, now.Name, &u.Want.Name, &u.sent.Name)
-	if was.relationship() != now.relationship() {
+	str("name", w.Name, n.Name, now.Name, &u.Want.Name, &u.sent.Name)
+	if *w.Relationship != *n.Relationship {
 		field := "access_type"
 		if v.hasRelationship() {
 			field = "relationship"
 		}
 		u.Fields = append(u.Fields, field)
-		u.Want.Relationship, u.Want.AccessType = now.Relationship, now.AccessType
+		u.Want.Relationship = n.Relationship
 		u.sent.Relationship, u.sent.AccessType = now.Relationship, now.AccessType
 		if now.Relationship == nil && now.AccessType == nil {
 			// Back to the server's default, said explicitly.
@@ -58,44 +59,31 @@ func Diff(was, now Request, v Version) Update {
 		}
 	}
 	if v.Accepts("onboarded_at") {
-		if w, n := utcTimestamp(was.OnboardedAt), utcTimestamp(now.OnboardedAt); !eqPtr(w, n) {
-			str("onboarded_at", w, n, &u.Want.OnboardedAt, &u.sent.OnboardedAt)
-		}
+		str("onboarded_at", w.OnboardedAt, n.OnboardedAt, utcTimestamp(now.OnboardedAt), &u.Want.OnboardedAt, &u.sent.OnboardedAt)
 	}
 	if v.hasDetails() {
-		str("country", was.Country, now.Country, &u.Want.Country, &u.sent.Country)
-		str("email_hash", was.EmailHash, now.EmailHash, &u.Want.EmailHash, &u.sent.EmailHash)
-		str("name_hash", was.NameHash, now.NameHash, &u.Want.NameHash, &u.sent.NameHash)
-		str("account_status", was.AccountStatus, now.AccountStatus, &u.Want.AccountStatus, &u.sent.AccountStatus)
-		str("entity_type", was.EntityType, now.EntityType, &u.Want.EntityType, &u.sent.EntityType)
+		str("country", w.Country, n.Country, now.Country, &u.Want.Country, &u.sent.Country)
+		str("email_hash", w.EmailHash, n.EmailHash, now.EmailHash, &u.Want.EmailHash, &u.sent.EmailHash)
+		str("name_hash", w.NameHash, n.NameHash, now.NameHash, &u.Want.NameHash, &u.sent.NameHash)
+		str("account_status", w.AccountStatus, n.AccountStatus, now.AccountStatus, &u.Want.AccountStatus, &u.sent.AccountStatus)
+		str("entity_type", w.EntityType, n.EntityType, now.EntityType, &u.Want.EntityType, &u.sent.EntityType)
 	}
-	var keys []string
-	for _, k := range slices.Sorted(maps.Keys(was.Metadata)) {
-		if n, ok := now.Metadata[k]; !ok || n != was.Metadata[k] {
-			keys = append(keys, k)
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(now.Metadata)) {
-		if _, ok := was.Metadata[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, f := range metadataChanges(w.Metadata, n.Metadata) {
+		k := f[len("metadata."):]
 		if u.sent.Metadata == nil {
 			u.sent.Metadata = map[string]string{}
 		}
 		if u.Want.Metadata == nil {
 			u.Want.Metadata = map[string]string{}
 		}
-		n, ok := now.Metadata[k]
-		u.sent.Metadata[k] = n // "" deletes the key
+		value, ok := now.Metadata[k]
+		u.sent.Metadata[k] = value // "" deletes the key
 		if ok {
-			u.Want.Metadata[k] = n
+			u.Want.Metadata[k] = n.Metadata[k]
 		} else {
 			delete(u.Want.Metadata, k)
 		}
-		u.Fields = append(u.Fields, "metadata."+k)
+		u.Fields = append(u.Fields, f)
 	}
 	if len(u.Want.Metadata) == 0 {
 		u.Want.Metadata = nil
@@ -104,11 +92,11 @@ func Diff(was, now Request, v Version) Update {
 }
 
 // Suspend is the update that sets a profile's account_status to status
-// (suspended, or active again), from what it holds.
+// (suspended, or active again), from what it holds (a digest or a request).
 func Suspend(was Request, status AccountStatus) Update {
-	u := Update{Want: was}
+	u := Update{Want: was.Digest()}
 	s := string(status)
-	u.Want.AccountStatus, u.sent.AccountStatus = &s, &s
+	u.Want.AccountStatus, u.sent.AccountStatus = hashPtr(&s), &s
 	u.Fields = []string{"account_status"}
 	return u
 }

@@ -2,7 +2,6 @@ package state
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -18,23 +17,17 @@ type Absentee struct {
 	Suspended bool            // a sync suspended it earlier
 }
 
-// absentSQL selects the managed profiles that no input row of the run
-// names. Rows name identities through the (run_id, identity, seq) index;
-// the rows of absent profiles (no line) that an earlier process of a
-// resumed sync added name nothing: they are absent still, and handled again.
-// INDEXED BY keeps it an index search per entry: with the line test the
-// planner would walk the run's rows for each, a quadratic sync.
-const absentSQL = `FROM ledger WHERE status = 'created' AND named = 1
-	AND NOT EXISTS (SELECT 1 FROM rows INDEXED BY rows_identity_seq WHERE rows.run_id = ? AND rows.identity = ledger.identity AND rows.line > 0)`
+// managedSQL selects the profiles a sync may suspend or delete: every one
+// an export of this state has named, and not deleted.
+const managedSQL = `FROM ledger WHERE status = 0 AND named = 1`
 
-// Managed counts the profiles a sync may suspend or delete: every one an
-// export of this state has named, and not deleted.
+// Managed counts the profiles a sync may suspend or delete.
 func (s *Store) Managed() (int, error) {
 	if err := s.Commit(); err != nil {
 		return 0, err
 	}
 	var n int
-	err := s.db.QueryRowContext(context.Background(), `SELECT count(*) FROM ledger WHERE status = 'created' AND named = 1`).Scan(&n)
+	err := s.db.QueryRowContext(context.Background(), `SELECT count(*) `+managedSQL).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("state: %w", err)
 	}
@@ -44,40 +37,90 @@ func (s *Store) Managed() (int, error) {
 // CountAbsent counts the managed profiles no row of the run names, and how
 // many of them a sync suspended earlier.
 func (s *Store) CountAbsent(runID int64) (absent, suspended int, err error) {
-	if err := s.Commit(); err != nil {
-		return 0, 0, err
-	}
-	err = s.db.QueryRowContext(context.Background(), `SELECT count(*), COALESCE(sum(absent = 'suspended'), 0) `+absentSQL, runID).Scan(&absent, &suspended)
-	if err != nil {
-		return 0, 0, fmt.Errorf("state: %w", err)
-	}
-	return absent, suspended, nil
+	err = s.EachAbsent(context.Background(), runID, func(a Absentee) error {
+		absent++
+		if a.Suspended {
+			suspended++
+		}
+		return nil
+	})
+	return absent, suspended, err
 }
 
-// EachAbsent calls fn for every managed profile no row of the run names,
-// one at a time from the database, so memory stays flat however many left.
+// EachAbsent calls fn for every managed profile no input row of the run
+// names (the rows of absent profiles that an earlier process of a resumed
+// sync added name nothing: they are absent still, and handled again). The
+// ledger is read in pages of its key order, each checked against the run's
+// identities in memory, so memory stays flat however many left, and fn may
+// write to the state between pages.
 func (s *Store) EachAbsent(ctx context.Context, runID int64, fn func(Absentee) error) error {
-	if err := s.Commit(); err != nil {
-		return err
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT identity, COALESCE(profile_id, ''), request, absent `+absentSQL+` ORDER BY identity`, runID)
-	if err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var a Absentee
-		var body, absent string
-		if err := rows.Scan(&a.Identity, &a.ProfileID, &body, &absent); err != nil {
-			return fmt.Errorf("state: %w", err)
-		}
-		_ = json.Unmarshal([]byte(body), &a.Known)
-		a.Suspended = absent == "suspended"
-		if err := fn(a); err != nil {
+	after := "" // no key is empty: an external_id has a character, a content key its NUL
+	for {
+		page, last, err := s.absentPage(ctx, runID, after)
+		if err != nil {
 			return err
 		}
+		for _, a := range page {
+			if err := fn(a); err != nil {
+				return err
+			}
+		}
+		if last == "" {
+			return nil
+		}
+		after = last
 	}
-	return rows.Err()
+}
+
+const absentPageSize = 1000
+
+// absentPage returns the absent profiles among the next absentPageSize
+// managed ones after the key after, and the last key read ("" when no more
+// may follow).
+func (s *Store) absentPage(ctx context.Context, runID int64, after string) (page []Absentee, last string, err error) {
+	if err := s.Commit(); err != nil {
+		return nil, "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set, err := s.runSetLocked(runID)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := s.conn.QueryContext(ctx, `SELECT key, profile_id, content, absent `+managedSQL+` AND key > ? ORDER BY key LIMIT ?`, after, absentPageSize)
+	if err != nil {
+		return nil, "", fmt.Errorf("state: %w", err)
+	}
+	var read []Absentee
+	for rows.Next() {
+		var key string
+		var pid, content []byte
+		var absent int
+		if err := rows.Scan(&key, &pid, &content, &absent); err != nil {
+			rows.Close()
+			return nil, "", fmt.Errorf("state: %w", err)
+		}
+		known, err := profile.ParseDigest(content, externalID(key))
+		if err != nil {
+			rows.Close()
+			return nil, "", fmt.Errorf("state: ledger entry %q: %w", key, err)
+		}
+		read = append(read, Absentee{Identity: identityOf(key), ProfileID: unpackID(pid), Known: known, Suspended: absent == absentSuspended})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("state: %w", err)
+	}
+	for _, a := range read {
+		_, named := set.find(keyOf(a.Identity))
+		if !named {
+			page = append(page, a)
+		}
+	}
+	if len(read) == absentPageSize {
+		last = keyOf(read[len(read)-1].Identity)
+	}
+	return page, last, nil
 }
 
 // AddAbsentRow adds to the run's report a row for an absent profile, after
@@ -89,9 +132,10 @@ func (s *Store) AddAbsentRow(runID, seq int64, a Absentee, column string, status
 	if err := s.begin(); err != nil {
 		return err
 	}
-	value, _ := strings.CutPrefix(a.Identity, "external_id:")
-	s.fieldBuf = encodeFields(s.fieldBuf, []profile.Field{{Name: column, Value: value}})
-	if _, err := s.st.absentRow.Exec(runID, seq, a.Identity, s.fieldBuf, string(status), a.ProfileID, errorType, message); err != nil {
+	value, _ := strings.CutPrefix(a.Identity, externalPrefix)
+	s.fieldBuf = encodeFields(s.fieldBuf, []profile.Field{{Name: column, Value: value}}, nil)
+	s.idBuf = packID(s.idBuf, a.ProfileID)
+	if _, err := s.st.absentRow.Exec(rowKey(runID, seq), statusCode(status), nullBytes(s.idBuf), nullable(errorType), nullable(message), s.fieldBuf); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
 	return nil

@@ -16,7 +16,21 @@ import (
 // hold JSON arrays, which decodeFields still reads.
 const fieldsVersion = 1
 
-func encodeFields(buf []byte, fields []profile.Field) []byte {
+// valuesVersion starts the fields of a row whose names are exactly the
+// run's columns (every row of a CSV file but a short one): only the values
+// are stored, each as a uvarint length and the bytes, no more than the
+// input's own delimiters.
+const valuesVersion = 2
+
+func encodeFields(buf []byte, fields []profile.Field, columns []string) []byte {
+	if sameNames(fields, columns) {
+		buf = append(buf[:0], valuesVersion)
+		for _, f := range fields {
+			buf = binary.AppendUvarint(buf, uint64(len(f.Value)))
+			buf = append(buf, f.Value...)
+		}
+		return buf
+	}
 	buf = append(buf[:0], fieldsVersion)
 	for _, f := range fields {
 		buf = binary.AppendUvarint(buf, uint64(len(f.Name)))
@@ -29,13 +43,42 @@ func encodeFields(buf []byte, fields []profile.Field) []byte {
 
 var errFields = errors.New("corrupt input fields")
 
+func sameNames(fields []profile.Field, columns []string) bool {
+	if len(fields) != len(columns) || len(columns) == 0 {
+		return false
+	}
+	for i, f := range fields {
+		if f.Name != columns[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // fieldDecoder decodes stored fields, sharing one string per field name
 // across rows (a file has few columns and many rows).
 type fieldDecoder struct {
-	names map[string]string
+	names   map[string]string
+	columns []string // the run's: the names of values-only rows
 }
 
 func (d *fieldDecoder) decode(b []byte) ([]profile.Field, error) {
+	if len(b) > 0 && b[0] == valuesVersion {
+		b = b[1:]
+		out := make([]profile.Field, 0, len(d.columns))
+		for len(b) > 0 {
+			value, rest, ok := chunk(b)
+			if !ok || len(out) == len(d.columns) {
+				return nil, errFields
+			}
+			out = append(out, profile.Field{Name: d.columns[len(out)], Value: string(value)})
+			b = rest
+		}
+		if len(out) != len(d.columns) {
+			return nil, errFields
+		}
+		return out, nil
+	}
 	if len(b) == 0 || b[0] != fieldsVersion {
 		var out []profile.Field
 		err := json.Unmarshal(b, &out)

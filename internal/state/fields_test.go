@@ -18,7 +18,7 @@ func TestFieldsRoundTrip(t *testing.T) {
 	}
 	var dec fieldDecoder
 	for _, want := range cases {
-		got, err := dec.decode(encodeFields(nil, want))
+		got, err := dec.decode(encodeFields(nil, want, nil))
 		if err != nil || len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(got, want)) {
 			t.Errorf("round trip of %q: got %q, %v", want, got, err)
 		}
@@ -36,7 +36,7 @@ func TestFieldsReadsJSON(t *testing.T) {
 }
 
 func TestFieldsCorrupt(t *testing.T) {
-	good := encodeFields(nil, []profile.Field{{Name: "name", Value: "Ada Lovelace"}})
+	good := encodeFields(nil, []profile.Field{{Name: "name", Value: "Ada Lovelace"}}, nil)
 	var dec fieldDecoder
 	for i := 2; i < len(good); i++ {
 		if _, err := dec.decode(good[:i]); err == nil {

@@ -476,3 +476,21 @@ func (l *lineLog) at(seq int) int {
 	}
 	return line
 }
+
+// Find returns the line key was first added with, without adding it. A
+// key whose hash shares a slot's bits with another's finds that one's line
+// (about once in a million at a million keys): callers that must be exact
+// check what is on that line.
+func (f *FirstLines) Find(key uint64) (int, bool) {
+	if seq, ok := f.table.find(mix(key)); ok {
+		return f.lines.at(seq), true
+	}
+	if f.db == nil {
+		return 0, false
+	}
+	var line int
+	if err := f.get.QueryRow(int64(key)).Scan(&line); err != nil {
+		return 0, false
+	}
+	return line, true
+}

@@ -1,21 +1,12 @@
 package state
 
 import (
-	"context"
-	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/provision/provision/internal/profile"
 )
-
-// dupOfSQL finds the first earlier row of the run with the same identity.
-// It runs once per row, so it must be an index search: INDEXED BY makes the
-// plan certain (without statistics the planner would walk the primary key).
-const dupOfSQL = `SELECT line FROM rows INDEXED BY rows_identity_seq WHERE run_id = ? AND identity = ? AND seq < ? ORDER BY seq LIMIT 1`
 
 // Input is one input row handed to Admit.
 type Input struct {
@@ -65,65 +56,64 @@ func (s *Store) Admit(runID int64, in Input) (Decision, error) {
 	if err := s.begin(); err != nil {
 		return Decision{}, err
 	}
+	if in.Seq < 1 || in.Seq > maxSeq {
+		return Decision{}, fmt.Errorf("state: row %d: a run holds at most %d rows", in.Seq, int64(maxSeq))
+	}
+	set, err := s.runSetLocked(runID)
+	if err != nil {
+		return Decision{}, err
+	}
 	var d Decision
-	identity := ""
 	switch {
 	case in.Problem != nil:
 		d = Decision{Status: profile.StatusInvalid, ErrorType: in.Problem.Rule, ErrorMessage: in.Problem.At(in.Line)}
 		if in.Request.ExternalID != nil {
 			// The export still names this user: a sync must not take a
 			// row it cannot read for a user who left.
-			identity = in.Request.Identity()
-			if s.seen == nil || s.seen.run != runID {
-				if err := s.loadSeen(runID); err != nil {
-					return d, err
-				}
+			if _, err := set.add(uint64(identOf(keyOf(in.Request.Identity()))), in.Seq); err != nil {
+				return d, fmt.Errorf("state: %w", err)
 			}
-			s.seen.add(identity)
 		}
 	default:
-		identity = in.Request.Identity()
-		var err error
-		if d, err = s.decide(runID, in, identity); err != nil {
+		if d, err = s.decide(runID, set, in, keyOf(in.Request.Identity())); err != nil {
 			return d, err
 		}
 	}
-	s.fieldBuf = encodeFields(s.fieldBuf, in.Fields)
 	status := d.Status
+	s.fieldBuf = encodeFields(s.fieldBuf, in.Fields, s.columns)
+	s.idBuf = packID(s.idBuf, d.ProfileID)
+	pid, rid := nullBytes(s.idBuf), any(nil)
 	if d.Send {
-		status = profile.StatusPending
+		// The ids it will get have their place already.
+		status, pid, rid = profile.StatusPending, noID, noID
 	}
-	if _, err := s.st.rowUpsert.Exec(runID, in.Seq, in.Line, nullable(identity), s.fieldBuf, string(status), d.ProfileID, d.ErrorType, d.ErrorMessage); err != nil {
+	if _, err := s.st.rowUpsert.Exec(rowKey(runID, in.Seq), int64(in.Line)-in.Seq, statusCode(status), pid, rid,
+		nullable(d.ErrorType), nullable(d.ErrorMessage), s.fieldBuf); err != nil {
 		return d, fmt.Errorf("state: %w", err)
 	}
 	return d, nil
 }
 
-func (s *Store) decide(runID int64, in Input, identity string) (Decision, error) {
-	if s.seen == nil || s.seen.run != runID {
-		if err := s.loadSeen(runID); err != nil {
-			return Decision{}, err
-		}
-	}
-	if s.seen.mayContain(identity) {
-		var firstLine int
-		err := s.st.dupOf.QueryRow(runID, identity, in.Seq).Scan(&firstLine)
-		switch {
-		case err == nil:
-			p := profile.DuplicateFor(in.Request, firstLine, s.version)
-			return Decision{Status: profile.StatusInvalid, ErrorType: p.Rule, ErrorMessage: p.At(in.Line)}, nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return Decision{}, fmt.Errorf("state: %w", err)
-		}
-	}
-	s.seen.add(identity)
-
-	hash := in.Request.ContentHash()
-	body, err := json.Marshal(in.Request)
+func (s *Store) decide(runID int64, set *runSet, in Input, key string) (Decision, error) {
+	first, err := set.add(uint64(identOf(key)), in.Seq)
 	if err != nil {
 		return Decision{}, fmt.Errorf("state: %w", err)
 	}
-	res, err := s.st.ledgerPending.Exec(identity, hash, string(body), s.now().UnixNano(), int64(s.attemptTimeout), runID)
+	if first != in.Seq {
+		var delta int64
+		if err := s.st.rowLine.QueryRow(rowKey(runID, first)).Scan(&delta); err != nil {
+			return Decision{}, fmt.Errorf("state: %w", err)
+		}
+		p := profile.DuplicateFor(in.Request, int(first+delta), s.version)
+		return Decision{Status: profile.StatusInvalid, ErrorType: p.Rule, ErrorMessage: p.At(in.Line)}, nil
+	}
+	if in.Request.ExternalID != nil {
+		set.noteVariant(key, in.Seq)
+	}
+
+	s.contentBuf = profile.AppendDigest(s.contentBuf[:0], in.Request)
+	now := s.now().UnixMilli()
+	res, err := s.st.ledgerPending.Exec(key, noID, s.contentBuf, now, s.attemptTimeout.Milliseconds(), runID)
 	if err != nil {
 		return Decision{}, fmt.Errorf("state: %w", err)
 	}
@@ -133,13 +123,13 @@ func (s *Store) decide(runID int64, in Input, identity string) (Decision, error)
 		return Decision{Send: true}, nil
 	}
 
-	e, err := s.entry(identity)
+	e, err := s.entry(key)
 	if err != nil {
 		return Decision{}, err
 	}
 	if !e.named {
 		// An adopted profile that an export now names: a sync manages it.
-		if _, err := s.st.ledgerNamed.Exec(identity); err != nil {
+		if _, err := s.st.ledgerNamed.Exec(key); err != nil {
 			return Decision{}, fmt.Errorf("state: %w", err)
 		}
 	}
@@ -147,12 +137,12 @@ func (s *Store) decide(runID int64, in Input, identity string) (Decision, error)
 	case e.status == ledgerDeleted:
 		// A sync deleted this user's profile and the user is back: a new
 		// profile, sent as any new row is.
-		if _, err := s.st.ledgerRevive.Exec(hash, string(body), s.now().UnixNano(), int64(s.attemptTimeout), runID, identity); err != nil {
+		if _, err := s.st.ledgerRevive.Exec(noID, s.contentBuf, now, s.attemptTimeout.Milliseconds(), runID, key); err != nil {
 			return Decision{}, fmt.Errorf("state: %w", err)
 		}
 		return Decision{Send: true}, nil
 	case e.status == ledgerPending:
-		return Decision{Status: profile.StatusPending, AttemptAt: time.Unix(0, e.attemptAt), AttemptTimeout: time.Duration(e.attemptTimeout), Sent: e.sent(),
+		return Decision{Status: profile.StatusPending, AttemptAt: time.UnixMilli(e.attemptAt), AttemptTimeout: time.Duration(e.attemptTimeout) * time.Millisecond, Sent: e.content,
 			ErrorType: profile.ErrorOutcomeUnknown, ErrorMessage: "an earlier attempt's outcome is unknown; it is reconciled before anything is sent again"}, nil
 	case len(e.others) > 0:
 		ids := append([]string{e.profileID}, e.others...)
@@ -165,83 +155,62 @@ func (s *Store) decide(runID int64, in Input, identity string) (Decision, error)
 		status = profile.StatusCreated // by an earlier process of this same run
 	}
 	if in.Sync {
-		return Decision{Status: status, ProfileID: e.profileID, Known: e.sent(), Absent: e.absent}, nil
+		return Decision{Status: status, ProfileID: e.profileID, Known: e.content, Absent: e.absentWord()}, nil
 	}
-	if e.hash != hash {
+	if string(e.raw) != string(s.contentBuf) {
 		return Decision{Status: status, ProfileID: e.profileID, ErrorType: profile.ErrorProfileChanged, ErrorMessage: changedMessage(in.Line, e, in.Request)}, nil
 	}
 	return Decision{Status: status, ProfileID: e.profileID}, nil
 }
 
-// Ledger entry statuses. A pending entry was (or is about to be) sent and
-// its outcome is not known; a created one maps its identity to a profile.
-const (
-	ledgerPending = "pending"
-	ledgerCreated = "created"
-	ledgerDeleted = "deleted" // by a sync; the entry remembers it did
-)
-
 type entry struct {
-	status, profileID, hash, request, createdAt, origin, absent string
-	attemptAt, attemptTimeout, runID                            int64
-	named                                                       bool
-	others                                                      []string
+	status, origin, absent    int
+	profileID                 string
+	raw                       []byte          // the content's digest as stored
+	content                   profile.Request // the same, parsed
+	attemptAt, attemptTimeout int64           // ms
+	runID                     int64
+	named                     bool
+	others                    []string
 }
 
-func (s *Store) entry(identity string) (entry, error) {
+func (s *Store) entry(key string) (entry, error) {
 	var e entry
+	var pid []byte
 	var others string
-	if err := s.st.ledgerGet.QueryRow(identity).Scan(&e.status, &e.profileID, &e.hash, &e.request, &e.attemptAt, &e.attemptTimeout, &e.createdAt, &e.runID,
+	if err := s.st.ledgerGet.QueryRow(key).Scan(&e.status, &pid, &e.raw, &e.attemptAt, &e.attemptTimeout, &e.runID,
 		&e.origin, &e.named, &others, &e.absent); err != nil {
 		return e, fmt.Errorf("state: %w", err)
 	}
+	e.profileID = unpackID(pid)
 	e.others = strings.Fields(others)
+	var err error
+	if e.content, err = profile.ParseDigest(e.raw, externalID(key)); err != nil {
+		return e, fmt.Errorf("state: ledger entry %q: %w", key, err)
+	}
 	return e, nil
 }
 
-// sent is the request the entry was last sent (or adopted) with.
-func (e entry) sent() profile.Request {
-	var r profile.Request
-	_ = json.Unmarshal([]byte(e.request), &r)
-	return r
-}
-
-// loadSeen starts the seen filter of a run with the identities its rows
-// already have: those admitted by an earlier process of a resumed run.
-func (s *Store) loadSeen(runID int64) error {
-	f := newSeen(runID)
-	rows, err := s.conn.QueryContext(context.Background(), `SELECT identity FROM rows WHERE run_id = ? AND identity IS NOT NULL`, runID)
-	if err != nil {
-		return fmt.Errorf("state: %w", err)
+// absentWord is what a sync did to the entry's profile, as Decision.Absent
+// says it.
+func (e entry) absentWord() string {
+	switch e.absent {
+	case absentSuspended:
+		return "suspended"
+	case absentDeleted:
+		return "deleted"
 	}
-	defer rows.Close()
-	var id string
-	for rows.Next() {
-		if err := rows.Scan(&id); err != nil {
-			return fmt.Errorf("state: %w", err)
-		}
-		f.add(id)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	s.seen = f
-	return nil
+	return ""
 }
 
 // changedMessage names the fields whose values differ from those the
 // profile holds, as far as the ledger knows.
 func changedMessage(line int, e entry, now profile.Request) string {
-	diff := profile.Changes(e.sent(), now)
-	when := ""
-	if e.createdAt != "" {
-		when = " since " + e.createdAt
-	}
-	fields := strings.Join(diff, ", ")
+	fields := strings.Join(profile.Changes(e.content, now), ", ")
 	if fields == "" {
 		fields = "the profile"
 	}
-	return fmt.Sprintf("line %d: %s: changed%s; run creates profiles and does not update them (provision sync does)", line, fields, when)
+	return fmt.Sprintf("line %d: %s: changed; run creates profiles and does not update them (provision sync does)", line, fields)
 }
 
 // Outcome is what became of a row that was sent (or reconciled).
@@ -292,26 +261,27 @@ func (s *Store) RecordAll(runID int64, outcomes []Outcome) error {
 
 func (s *Store) recordLocked(runID int64, o Outcome) error {
 	var err error
+	key := keyOf(o.Identity)
 	switch o.Status {
 	case profile.StatusCreated:
-		_, err = s.st.ledgerCreated.Exec(o.ProfileID, o.CreatedAt.UTC().Format(time.RFC3339Nano), runID, strings.Join(o.Others, " "), o.Identity)
+		s.idBuf = packID(s.idBuf, o.ProfileID)
+		others := strings.Join(o.Others, " ")
+		_, err = s.st.ledgerCreated.Exec(nullBytes(s.idBuf), runID, nullable(others), key)
 	case profile.StatusFailed:
-		_, err = s.st.ledgerDelete.Exec(o.Identity)
+		_, err = s.st.ledgerDelete.Exec(key)
 	case profile.StatusPending:
 		if o.Release {
-			_, err = s.st.ledgerDelete.Exec(o.Identity)
+			_, err = s.st.ledgerDelete.Exec(key)
 		}
 	case profile.StatusUpdated, profile.StatusReactivated, profile.StatusSuspended:
-		absent := ""
+		absent := absentNone
 		if o.Status == profile.StatusSuspended {
-			absent = "suspended"
+			absent = absentSuspended
 		}
-		var body []byte
-		if body, err = json.Marshal(o.Want); err == nil {
-			_, err = s.st.ledgerUpdated.Exec(string(body), o.Want.ContentHash(), absent, o.Identity)
-		}
+		s.contentBuf = profile.AppendDigest(s.contentBuf[:0], o.Want)
+		_, err = s.st.ledgerUpdated.Exec(s.contentBuf, absent, key)
 	case profile.StatusDeleted:
-		_, err = s.st.ledgerDeleted.Exec(o.Identity)
+		_, err = s.st.ledgerDeleted.Exec(key)
 	case profile.StatusSkipped, profile.StatusAbsent:
 		// Only the row changes: a sync left the profile as it is.
 	default:
@@ -323,7 +293,10 @@ func (s *Store) recordLocked(runID int64, o Outcome) error {
 	if o.Seq == 0 {
 		return nil // an entry no row of this run names (see PendingOutside)
 	}
-	if _, err := s.st.rowOutcome.Exec(string(o.Status), o.ProfileID, o.ErrorType, o.ErrorMessage, o.Attempts, o.RequestID, o.RequestID, runID, o.Seq); err != nil {
+	s.idBuf = packID(s.idBuf, o.ProfileID)
+	s.ridBuf = packID(s.ridBuf, o.RequestID)
+	if _, err := s.st.rowOutcome.Exec(statusCode(o.Status), nullBytes(s.idBuf), nullable(o.ErrorType), nullable(o.ErrorMessage), o.Attempts,
+		nullBytes(s.ridBuf), rowKey(runID, o.Seq)); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
 	return nil
@@ -348,11 +321,8 @@ func (s *Store) Resend(identity string, req profile.Request) error {
 	if err := s.begin(); err != nil {
 		return err
 	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	if _, err := s.st.ledgerRetry.Exec(s.now().UnixNano(), int64(s.attemptTimeout), string(body), req.ContentHash(), identity); err != nil {
+	s.contentBuf = profile.AppendDigest(s.contentBuf[:0], req)
+	if _, err := s.st.ledgerRetry.Exec(s.now().UnixMilli(), s.attemptTimeout.Milliseconds(), s.contentBuf, keyOf(identity)); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
 	return nil

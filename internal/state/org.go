@@ -3,7 +3,6 @@ package state
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -138,17 +137,17 @@ func (s *Store) Observe(page []profile.Profile, into *Observed) error {
 			into.Newest = p.CreatedAt
 		}
 		req := p.Request()
-		identity := req.Identity()
+		key := keyOf(req.Identity())
 		// Most listed profiles are known (a sweep lists what the run just
 		// made): one lookup decides them; only a new identity is inserted.
-		var status, id, others string
-		switch err := s.st.orgGet.QueryRow(identity).Scan(&status, &id, &others); {
+		var status int
+		var pid []byte
+		var others string
+		switch err := s.st.orgGet.QueryRow(key).Scan(&status, &pid, &others); {
 		case errors.Is(err, sql.ErrNoRows):
-			body, err := json.Marshal(req)
-			if err != nil {
-				return fmt.Errorf("state: %w", err)
-			}
-			if _, err := s.st.orgInsert.Exec(identity, p.ID, req.ContentHash(), string(body), p.CreatedAt.UTC().Format(time.RFC3339Nano)); err != nil {
+			s.idBuf = packID(s.idBuf, p.ID)
+			s.contentBuf = profile.AppendDigest(s.contentBuf[:0], req)
+			if _, err := s.st.orgInsert.Exec(key, nullBytes(s.idBuf), s.contentBuf); err != nil {
 				return fmt.Errorf("state: %w", err)
 			}
 			into.Adopted++
@@ -156,15 +155,16 @@ func (s *Store) Observe(page []profile.Profile, into *Observed) error {
 		case err != nil:
 			return fmt.Errorf("state: %w", err)
 		}
+		id := unpackID(pid)
 		list := strings.Fields(others)
 		if status == ledgerPending || id == p.ID || slices.Contains(list, p.ID) {
 			continue
 		}
 		list = append(list, p.ID)
-		if _, err := s.st.orgOthers.Exec(strings.Join(list, " "), identity); err != nil {
+		if _, err := s.st.orgOthers.Exec(strings.Join(list, " "), key); err != nil {
 			return fmt.Errorf("state: %w", err)
 		}
-		into.Duplicates = append(into.Duplicates, Duplicate{Identity: identity, Kept: id, Other: p.ID})
+		into.Duplicates = append(into.Duplicates, Duplicate{Identity: identityOf(key), Kept: id, Other: p.ID})
 	}
 	return s.commitLocked()
 }
@@ -192,15 +192,24 @@ func (s *Store) AdvanceWatermark(t time.Time) error {
 
 // MarkDuplicate notes on the run's row for identity (if the run has one)
 // that a second profile exists, naming both ids. It reports whether a row
-// was marked.
+// was marked: the first row of the run naming the identity, among those
+// admitted so far.
 func (s *Store) MarkDuplicate(runID int64, d Duplicate) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.begin(); err != nil {
 		return false, err
 	}
-	res, err := s.conn.ExecContext(context.Background(), `UPDATE rows SET error_type = ?, error_message = 'line ' || line || ': ' || ? WHERE run_id = ? AND identity = ?`,
-		profile.ErrorDuplicate, d.Message(), runID, d.Identity)
+	set, err := s.runSetLocked(runID)
+	if err != nil {
+		return false, err
+	}
+	seq, ok := set.find(keyOf(d.Identity))
+	if !ok {
+		return false, nil
+	}
+	res, err := s.conn.ExecContext(context.Background(), `UPDATE rows SET error_type = ?, error_message = 'line ' || (line + ?) || ': ' || ? WHERE k = ? AND line IS NOT NULL`,
+		profile.ErrorDuplicate, seq, d.Message(), rowKey(runID, seq))
 	if err != nil {
 		return false, fmt.Errorf("state: %w", err)
 	}
@@ -223,32 +232,49 @@ type Stray struct {
 	AttemptTimeout time.Duration
 }
 
-// pendingOutsideSQL selects the pending entries no row of the run names, by
-// an index search per entry.
-const pendingOutsideSQL = `FROM ledger WHERE status = 'pending'
-	AND NOT EXISTS (SELECT 1 FROM rows INDEXED BY rows_identity_seq WHERE rows.run_id = ? AND rows.identity = ledger.identity)`
-
 // PendingOutside returns the pending entries that no row of the run names.
 func (s *Store) PendingOutside(runID int64) ([]Stray, error) {
 	if err := s.Commit(); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(context.Background(), `SELECT identity, request, COALESCE(attempt_at, 0), attempt_timeout `+pendingOutsideSQL, runID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set, err := s.runSetLocked(runID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.conn.QueryContext(context.Background(), `SELECT key, content, COALESCE(attempt_at, 0), COALESCE(attempt_timeout, 0) FROM ledger WHERE status = 1`)
 	if err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
-	defer rows.Close()
-	var out []Stray
+	var pending []Stray
 	for rows.Next() {
 		var st Stray
-		var body string
+		var key string
+		var content []byte
 		var at, timeout int64
-		if err := rows.Scan(&st.Identity, &body, &at, &timeout); err != nil {
+		if err := rows.Scan(&key, &content, &at, &timeout); err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("state: %w", err)
 		}
-		_ = json.Unmarshal([]byte(body), &st.Sent)
-		st.AttemptAt, st.AttemptTimeout = time.Unix(0, at), time.Duration(timeout)
-		out = append(out, st)
+		if st.Sent, err = profile.ParseDigest(content, externalID(key)); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("state: ledger entry %q: %w", key, err)
+		}
+		st.Identity = identityOf(key)
+		st.AttemptAt, st.AttemptTimeout = time.UnixMilli(at), time.Duration(timeout)*time.Millisecond
+		pending = append(pending, st)
 	}
-	return out, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	var out []Stray
+	for _, st := range pending {
+		_, named := set.find(keyOf(st.Identity))
+		if !named {
+			out = append(out, st)
+		}
+	}
+	return out, nil
 }

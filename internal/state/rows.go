@@ -2,8 +2,11 @@ package state
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"strings"
+	"slices"
 
 	"github.com/provision/provision/internal/profile"
 )
@@ -27,18 +30,35 @@ func (s *Store) EachRow(ctx context.Context, runID int64, fn func(ReportRow) err
 	if err := s.Commit(); err != nil {
 		return err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, line, status, profile_id, error_type, error_message, attempts, request_id, fields FROM rows WHERE run_id = ? ORDER BY seq`, runID)
+	var cols string
+	if err := s.db.QueryRowContext(ctx, `SELECT columns FROM runs WHERE id = ?`, runID).Scan(&cols); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("state: %w", err)
+	}
+	var dec fieldDecoder
+	_ = json.Unmarshal([]byte(cols), &dec.columns)
+	rows, err := s.db.QueryContext(ctx, `SELECT k, line, status, profile_id, COALESCE(error_type, ''), COALESCE(error_message, ''), attempts, request_id, fields
+		FROM rows WHERE k > ? AND k < ? ORDER BY k`, rowKey(runID, 0), rowKey(runID+1, 0))
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
 	defer rows.Close()
-	var fields []byte
-	var dec fieldDecoder
+	var fields, pid, rid []byte
 	for rows.Next() {
 		var r ReportRow
-		if err := rows.Scan(&r.Seq, &r.Line, &r.Status, &r.ProfileID, &r.ErrorType, &r.ErrorMessage, &r.Attempts, &r.RequestID, &fields); err != nil {
+		var k int64
+		var line sql.NullInt64
+		var code int
+		if err := rows.Scan(&k, &line, &code, &pid, &r.ErrorType, &r.ErrorMessage, &r.Attempts, &rid, &fields); err != nil {
 			return fmt.Errorf("state: %w", err)
 		}
+		r.Seq = k - rowKey(runID, 0)
+		if line.Valid {
+			r.Line = int(r.Seq + line.Int64)
+		}
+		if r.Status, err = statusOf(code); err != nil {
+			return err
+		}
+		r.ProfileID, r.RequestID = unpackID(pid), unpackID(rid)
 		if r.Fields, err = dec.decode(fields); err != nil {
 			return fmt.Errorf("state: row %d: %w", r.Seq, err)
 		}
@@ -55,18 +75,24 @@ func (s *Store) Counts(ctx context.Context, runID int64) (byStatus map[profile.S
 		return nil, nil, err
 	}
 	byStatus, byError = map[profile.Status]int{}, map[string]int{}
-	rows, err := s.db.QueryContext(ctx, `SELECT status, error_type, count(*) FROM rows WHERE run_id = ? GROUP BY status, error_type`, runID)
+	rows, err := s.db.QueryContext(ctx, `SELECT status, COALESCE(error_type, ''), count(*) FROM rows WHERE k > ? AND k < ? GROUP BY status, error_type`,
+		rowKey(runID, 0), rowKey(runID+1, 0))
 	if err != nil {
 		return nil, nil, fmt.Errorf("state: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var st, et string
+		var code int
+		var et string
 		var n int
-		if err := rows.Scan(&st, &et, &n); err != nil {
+		if err := rows.Scan(&code, &et, &n); err != nil {
 			return nil, nil, fmt.Errorf("state: %w", err)
 		}
-		byStatus[profile.Status(st)] += n
+		st, err := statusOf(code)
+		if err != nil {
+			return nil, nil, err
+		}
+		byStatus[st] += n
 		if et != "" {
 			byError[et] += n
 		}
@@ -94,25 +120,54 @@ func (s *Store) FieldNames(ctx context.Context, runID int64) ([]string, error) {
 
 // Variants returns up to limit groups of the run's external_ids that differ
 // only by letter case or surrounding spaces: to the API they are distinct
-// users, which is seldom what the export meant.
+// users, which is seldom what the export meant. Admit noted the first few
+// ids whose folded form an earlier row had; the ledger, read once, names
+// the others of the run.
 func (s *Store) Variants(ctx context.Context, runID int64, limit int) ([][]string, error) {
 	if err := s.Commit(); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT group_concat(DISTINCT substr(identity, 13)) FROM rows
-		WHERE run_id = ? AND identity LIKE 'external_id:%'
-		GROUP BY lower(trim(substr(identity, 13))) HAVING count(DISTINCT identity) > 1 LIMIT ?`, runID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("state: %w", err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set, err := s.runSetLocked(runID)
+	if err != nil || len(set.variants) == 0 {
+		return nil, err
 	}
-	defer rows.Close()
-	var out [][]string
-	for rows.Next() {
-		var g string
-		if err := rows.Scan(&g); err != nil {
+	var folded []string
+	for _, v := range set.variants {
+		if !slices.Contains(folded, v.folded) {
+			folded = append(folded, v.folded)
+		}
+	}
+	if len(folded) > limit {
+		folded = folded[:limit]
+	}
+	groups := make([][]string, len(folded))
+	for i, f := range folded {
+		// Ledger keys whose folded form is f: an index range when the key
+		// has no upper-case letter or space at its ends, a scan otherwise;
+		// either is once per group, and groups are few.
+		rows, err := s.conn.QueryContext(ctx, `SELECT key FROM ledger WHERE lower(trim(key, ' ')) = ?`, f)
+		if err != nil {
 			return nil, fmt.Errorf("state: %w", err)
 		}
-		out = append(out, strings.Split(g, ","))
+		for rows.Next() {
+			var key string
+			if err := rows.Scan(&key); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("state: %w", err)
+			}
+			groups[i] = append(groups[i], key)
+		}
+		rows.Close()
+		var named []string
+		for _, key := range groups[i] {
+			if _, ok := set.find(key); ok {
+				named = append(named, key)
+			}
+		}
+		slices.Sort(named)
+		groups[i] = named
 	}
-	return out, rows.Err()
+	return slices.DeleteFunc(groups, func(g []string) bool { return len(g) < 2 }), nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/provision/provision/internal/profile"
@@ -24,6 +25,7 @@ type Run struct {
 	ExitCode int
 	Summary  json.RawMessage
 	Resumed  bool // BeginRun continued an unfinished run of the same command and input
+	Pruned   bool // its rows are gone (--keep-runs): only its summary is left
 }
 
 // Spec is what BeginRun needs to know of a run.
@@ -58,11 +60,20 @@ func (s *Store) BeginRun(spec Spec) (Run, error) {
 		return Run{}, err
 	}
 	if err == nil && last.Finished.IsZero() && last.Command == spec.Command && last.Input == spec.Input {
+		if !slices.Equal(last.Columns, spec.Columns) {
+			// Rows store their values under the run's columns: with other
+			// columns, the rows read so far are read again from the start.
+			if _, err := s.conn.ExecContext(ctx, `DELETE FROM rows WHERE k > ? AND k < ?`, rowKey(last.ID, 0), rowKey(last.ID+1, 0)); err != nil {
+				return Run{}, fmt.Errorf("state: %w", err)
+			}
+			s.set.close()
+			s.set = nil
+		}
 		if _, err := s.conn.ExecContext(ctx, `UPDATE runs SET columns = ?, mapping = ?, api = ? WHERE id = ?`, string(cols), spec.Mapping, spec.Version.String(), last.ID); err != nil {
 			return Run{}, fmt.Errorf("state: %w", err)
 		}
 		last.Columns, last.Mapping, last.API, last.Resumed = spec.Columns, spec.Mapping, spec.Version.String(), true
-		s.version = spec.Version
+		s.version, s.columns = spec.Version, spec.Columns
 		return last, s.commitLocked()
 	}
 	now := s.now()
@@ -72,7 +83,7 @@ func (s *Store) BeginRun(spec Spec) (Run, error) {
 		return Run{}, fmt.Errorf("state: %w", err)
 	}
 	id, _ := res.LastInsertId()
-	s.version = spec.Version
+	s.version, s.columns = spec.Version, spec.Columns
 	return Run{ID: id, Command: spec.Command, Input: spec.Input, Columns: spec.Columns, Mapping: spec.Mapping, API: spec.Version.String(), Started: now}, s.commitLocked()
 }
 
@@ -86,7 +97,7 @@ func (s *Store) FinishRun(runID int64, lastSeq int64, exitCode int, summary []by
 		return err
 	}
 	ctx := context.Background()
-	if _, err := s.conn.ExecContext(ctx, `DELETE FROM rows WHERE run_id = ? AND seq > ?`, runID, lastSeq); err != nil {
+	if _, err := s.conn.ExecContext(ctx, `DELETE FROM rows WHERE k > ? AND k < ?`, rowKey(runID, lastSeq), rowKey(runID+1, 0)); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
 	if _, err := s.conn.ExecContext(ctx, `UPDATE runs SET finished_at = ?, exit_code = ?, summary = ? WHERE id = ?`, s.now().UnixNano(), exitCode, string(summary), runID); err != nil {
@@ -94,8 +105,17 @@ func (s *Store) FinishRun(runID int64, lastSeq int64, exitCode int, summary []by
 	}
 	// A nightly run over a full export stores every row; keeping the rows of
 	// every run would grow the file without bound. The ledger is kept whole.
-	if _, err := s.conn.ExecContext(ctx, `DELETE FROM rows WHERE run_id IN (SELECT id FROM runs ORDER BY id DESC LIMIT -1 OFFSET ?)`, max(keep, 1)); err != nil {
+	var oldest sql.NullInt64
+	if err := s.conn.QueryRowContext(ctx, `SELECT min(id) FROM (SELECT id FROM runs ORDER BY id DESC LIMIT ?)`, max(keep, 1)).Scan(&oldest); err != nil {
 		return fmt.Errorf("state: %w", err)
+	}
+	if oldest.Valid {
+		if _, err := s.conn.ExecContext(ctx, `DELETE FROM rows WHERE k < ?`, rowKey(oldest.Int64, 0)); err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+		if _, err := s.conn.ExecContext(ctx, `UPDATE runs SET pruned = 1 WHERE id < ? AND pruned = 0`, oldest.Int64); err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
 	}
 	return s.commitLocked()
 }
@@ -128,14 +148,42 @@ func (s *Store) LastMapping(before int64) (string, bool, error) {
 	return m, true, nil
 }
 
+// RunByID returns the run with that id; ErrNoRun if the state has none.
+func (s *Store) RunByID(id int64) (Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.runLocked(context.Background(), `WHERE id = ?`, id)
+}
+
+// Runs returns every run the state remembers, oldest first.
+func (s *Store) Runs() ([]Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Run
+	for after := int64(0); ; {
+		r, err := s.runLocked(context.Background(), `WHERE id > ? ORDER BY id LIMIT 1`, after)
+		if errors.Is(err, ErrNoRun) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out, after = append(out, r), r.ID
+	}
+}
+
 func (s *Store) lastRunLocked(ctx context.Context) (Run, error) {
+	return s.runLocked(ctx, `ORDER BY id DESC LIMIT 1`)
+}
+
+func (s *Store) runLocked(ctx context.Context, where string, args ...any) (Run, error) {
 	var r Run
 	var cols string
 	var started int64
 	var finished, exit sql.NullInt64
 	var summary sql.NullString
-	err := s.conn.QueryRowContext(ctx, `SELECT id, command, input, columns, mapping, api, started_at, finished_at, exit_code, summary FROM runs ORDER BY id DESC LIMIT 1`).
-		Scan(&r.ID, &r.Command, &r.Input, &cols, &r.Mapping, &r.API, &started, &finished, &exit, &summary)
+	err := s.conn.QueryRowContext(ctx, `SELECT id, command, input, columns, mapping, api, started_at, finished_at, exit_code, summary, pruned FROM runs `+where, args...).
+		Scan(&r.ID, &r.Command, &r.Input, &cols, &r.Mapping, &r.API, &started, &finished, &exit, &summary, &r.Pruned)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, ErrNoRun
 	}

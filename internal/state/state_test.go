@@ -295,7 +295,7 @@ func TestMigrateAddsAttemptTimeout(t *testing.T) {
 	for _, q := range []string{
 		`CREATE TABLE ledger (identity TEXT PRIMARY KEY, status TEXT NOT NULL, profile_id TEXT, content_hash TEXT NOT NULL,
 			request TEXT NOT NULL, attempt_at INTEGER, created_at TEXT, run_id INTEGER NOT NULL) WITHOUT ROWID`,
-		`INSERT INTO ledger VALUES ('external_id:u1', 'pending', NULL, 'h', '{}', 5, NULL, 1)`,
+		`INSERT INTO ledger VALUES ('external_id:u1', 'pending', NULL, 'h', '{}', 5000000000, NULL, 1)`,
 	} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
@@ -309,7 +309,7 @@ func TestMigrateAddsAttemptTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := admit(t, s, run.ID, 1, req("u1", "One")); d.Status != profile.StatusPending || d.AttemptTimeout != 0 || d.AttemptAt != time.Unix(0, 5) {
+	if d := admit(t, s, run.ID, 1, req("u1", "One")); d.Status != profile.StatusPending || d.AttemptTimeout != 0 || !d.AttemptAt.Equal(time.Unix(5, 0)) {
 		t.Fatalf("old pending entry: %+v", d)
 	}
 	s.Close()

@@ -36,31 +36,34 @@ import (
 // Store is an open state file. Its methods are safe for concurrent use; they
 // serialise on one connection, which is what SQLite does anyway.
 type Store struct {
-	db   *sql.DB
-	conn *sql.Conn
-	mu   sync.Mutex
-	inTx bool
-	st   stmts
-	now  func() time.Time
-	path string
-	seen *seen // identities admitted in the run being admitted
+	db     *sql.DB
+	conn   *sql.Conn
+	mu     sync.Mutex
+	inTx   bool
+	st     stmts
+	now    func() time.Time
+	path   string
+	set    *runSet // identities named by the rows of one run
+	closed bool
+
+	columns []string // the columns of the run begun last: rows with exactly these store values only
 
 	version profile.Version // the contract of the run begun last
 
 	attemptTimeout time.Duration // recorded with every attempt, see SetAttemptTimeout
 
-	fieldBuf []byte // Admit's encoding of a row's fields, reused
+	fieldBuf, contentBuf, idBuf, ridBuf []byte // encodings of a row, reused
 }
 
 type stmts struct {
-	dupOf, ledgerGet, ledgerPending, ledgerCreated, ledgerDelete, ledgerRetry, ledgerNamed *sql.Stmt
-	rowUpsert, rowOutcome                                                                  *sql.Stmt
-	orgGet, orgInsert, orgOthers                                                           *sql.Stmt
-	ledgerRevive, ledgerUpdated, ledgerDeleted, absentRow                                  *sql.Stmt
+	rowLine, ledgerGet, ledgerPending, ledgerCreated, ledgerDelete, ledgerRetry, ledgerNamed *sql.Stmt
+	rowUpsert, rowOutcome                                                                    *sql.Stmt
+	orgGet, orgInsert, orgOthers                                                             *sql.Stmt
+	ledgerRevive, ledgerUpdated, ledgerDeleted, absentRow                                    *sql.Stmt
 }
 
 func (st *stmts) all() []*sql.Stmt {
-	return []*sql.Stmt{st.dupOf, st.ledgerGet, st.ledgerPending, st.ledgerCreated, st.ledgerDelete, st.ledgerRetry, st.ledgerNamed,
+	return []*sql.Stmt{st.rowLine, st.ledgerGet, st.ledgerPending, st.ledgerCreated, st.ledgerDelete, st.ledgerRetry, st.ledgerNamed,
 		st.rowUpsert, st.rowOutcome, st.orgGet, st.orgInsert, st.orgOthers, st.ledgerRevive, st.ledgerUpdated, st.ledgerDeleted, st.absentRow}
 }
 
@@ -123,33 +126,35 @@ func (s *Store) prepare(ctx context.Context) error {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&s.st.dupOf, dupOfSQL},
-		{&s.st.ledgerGet, `SELECT status, COALESCE(profile_id, ''), content_hash, request, COALESCE(attempt_at, 0), attempt_timeout, COALESCE(created_at, ''), run_id, origin, named, others, absent FROM ledger WHERE identity = ?`},
+		{&s.st.rowLine, `SELECT COALESCE(line, 0) FROM rows WHERE k = ?`},
+		{&s.st.ledgerGet, `SELECT status, profile_id, content, COALESCE(attempt_at, 0), COALESCE(attempt_timeout, 0), run_id, origin, named, COALESCE(others, ''), absent FROM ledger WHERE key = ?`},
 		// Most rows are new: inserting first decides them in one statement,
-		// and only an identity already in the ledger needs reading.
-		{&s.st.ledgerPending, `INSERT INTO ledger (identity, status, content_hash, request, attempt_at, attempt_timeout, run_id) VALUES (?, 'pending', ?, ?, ?, ?, ?)
-			ON CONFLICT(identity) DO NOTHING`},
-		{&s.st.ledgerCreated, `UPDATE ledger SET status = 'created', profile_id = ?, created_at = ?, attempt_at = NULL, run_id = ?, others = ? WHERE identity = ?`},
-		{&s.st.ledgerDelete, `DELETE FROM ledger WHERE identity = ? AND status = 'pending'`},
+		// and only an identity already in the ledger needs reading. The id
+		// it will get has its place already (noID): recording it rewrites
+		// the entry in place.
+		{&s.st.ledgerPending, `INSERT INTO ledger (key, status, profile_id, content, attempt_at, attempt_timeout, run_id) VALUES (?, 1, ?, ?, ?, ?, ?)
+			ON CONFLICT(key) DO NOTHING`},
+		{&s.st.ledgerCreated, `UPDATE ledger SET status = 0, profile_id = ?, run_id = ?, others = ? WHERE key = ?`},
+		{&s.st.ledgerDelete, `DELETE FROM ledger WHERE key = ? AND status = 1`},
 		// A resend stores what it sends: reconciliation matches what was
 		// sent last, not what the first attempt held.
-		{&s.st.ledgerRetry, `UPDATE ledger SET attempt_at = ?, attempt_timeout = ?, request = ?, content_hash = ? WHERE identity = ? AND status = 'pending'`},
-		{&s.st.ledgerNamed, `UPDATE ledger SET named = 1 WHERE identity = ? AND named = 0`},
-		{&s.st.rowUpsert, `INSERT INTO rows (run_id, seq, line, identity, fields, status, profile_id, error_type, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT(run_id, seq) DO UPDATE SET line = excluded.line, identity = excluded.identity, fields = excluded.fields, status = excluded.status,
-			profile_id = excluded.profile_id, error_type = excluded.error_type, error_message = excluded.error_message, attempts = 0, request_id = ''`},
-		{&s.st.rowOutcome, `UPDATE rows SET status = ?, profile_id = ?, error_type = ?, error_message = ?, attempts = attempts + ?, request_id = CASE WHEN ? = '' THEN request_id ELSE ? END WHERE run_id = ? AND seq = ?`},
-		{&s.st.orgGet, `SELECT status, COALESCE(profile_id, ''), others FROM ledger WHERE identity = ?`},
-		{&s.st.orgInsert, `INSERT INTO ledger (identity, status, profile_id, content_hash, request, created_at, run_id, origin, named) VALUES (?, 'created', ?, ?, ?, ?, 0, 'adopted', 0)
-			ON CONFLICT(identity) DO NOTHING`},
-		{&s.st.orgOthers, `UPDATE ledger SET others = ? WHERE identity = ?`},
-		{&s.st.ledgerRevive, `UPDATE ledger SET status = 'pending', profile_id = NULL, content_hash = ?, request = ?, attempt_at = ?, attempt_timeout = ?, created_at = NULL,
-			run_id = ?, origin = 'created', named = 1, others = '', absent = '' WHERE identity = ? AND status = 'deleted'`},
-		{&s.st.ledgerUpdated, `UPDATE ledger SET request = ?, content_hash = ?, absent = ? WHERE identity = ? AND status = 'created'`},
-		{&s.st.ledgerDeleted, `UPDATE ledger SET status = 'deleted', absent = 'deleted', others = '' WHERE identity = ? AND status = 'created'`},
-		{&s.st.absentRow, `INSERT INTO rows (run_id, seq, line, identity, fields, status, profile_id, error_type, error_message) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT(run_id, seq) DO UPDATE SET identity = excluded.identity, fields = excluded.fields, status = excluded.status,
-			profile_id = excluded.profile_id, error_type = excluded.error_type, error_message = excluded.error_message, attempts = 0, request_id = ''`},
+		{&s.st.ledgerRetry, `UPDATE ledger SET attempt_at = ?, attempt_timeout = ?, content = ? WHERE key = ? AND status = 1`},
+		{&s.st.ledgerNamed, `UPDATE ledger SET named = 1 WHERE key = ? AND named = 0`},
+		{&s.st.rowUpsert, `INSERT INTO rows (k, line, status, profile_id, request_id, error_type, error_message, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT(k) DO UPDATE SET line = excluded.line, fields = excluded.fields, status = excluded.status,
+			profile_id = excluded.profile_id, request_id = excluded.request_id, error_type = excluded.error_type, error_message = excluded.error_message, attempts = 0`},
+		{&s.st.rowOutcome, `UPDATE rows SET status = ?, profile_id = ?, error_type = ?, error_message = ?, attempts = attempts + ?, request_id = COALESCE(?, request_id) WHERE k = ?`},
+		{&s.st.orgGet, `SELECT status, profile_id, COALESCE(others, '') FROM ledger WHERE key = ?`},
+		{&s.st.orgInsert, `INSERT INTO ledger (key, status, profile_id, content, run_id, origin, named) VALUES (?, 0, ?, ?, 0, 1, 0)
+			ON CONFLICT(key) DO NOTHING`},
+		{&s.st.orgOthers, `UPDATE ledger SET others = ? WHERE key = ?`},
+		{&s.st.ledgerRevive, `UPDATE ledger SET status = 1, profile_id = ?, content = ?, attempt_at = ?, attempt_timeout = ?,
+			run_id = ?, origin = 0, named = 1, others = NULL, absent = 0 WHERE key = ? AND status = 2`},
+		{&s.st.ledgerUpdated, `UPDATE ledger SET content = ?, absent = ? WHERE key = ? AND status = 0`},
+		{&s.st.ledgerDeleted, `UPDATE ledger SET status = 2, absent = 2, others = NULL WHERE key = ? AND status = 0`},
+		{&s.st.absentRow, `INSERT INTO rows (k, line, status, profile_id, error_type, error_message, fields) VALUES (?, NULL, ?, ?, ?, ?, ?)
+			ON CONFLICT(k) DO UPDATE SET line = NULL, fields = excluded.fields, status = excluded.status,
+			profile_id = excluded.profile_id, error_type = excluded.error_type, error_message = excluded.error_message, attempts = 0, request_id = NULL`},
 	}
 	for _, x := range q {
 		st, err := s.conn.PrepareContext(ctx, x.sql)
@@ -165,6 +170,10 @@ func (s *Store) prepare(ctx context.Context) error {
 // (so the state is one file at rest) and closes it.
 func (s *Store) Close() error {
 	err := s.Commit()
+	s.mu.Lock()
+	s.set.close()
+	s.set, s.closed = nil, true
+	s.mu.Unlock()
 	for _, st := range s.st.all() {
 		if st != nil {
 			st.Close()
