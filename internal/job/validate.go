@@ -158,10 +158,9 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 		for i := range b.rows {
 			c := &b.rows[i]
 			if c.p == nil {
-				c.p = profile.ValidateAt(c.rec.Request, cfg.Version, now)
+				b.bodies, c.p = c.rec.Request.AppendValidBody(b.bodies, cfg.Version, now)
 			}
 			if c.p == nil {
-				b.bodies = c.rec.Request.AppendBody(b.bodies, cfg.Version)
 				c.key = key(c.rec.Request)
 				b.keys = append(b.keys, c.key)
 			}

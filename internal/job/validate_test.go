@@ -425,3 +425,39 @@ func TestValidateAcrossBatchesMatchesASequentialCheck(t *testing.T) {
 		t.Errorf("counts %v, want %d valid of %d", res.Counts, valid, len(rows))
 	}
 }
+
+// benchExport is an export like bench/gen's: the canonical columns, two
+// metadata keys and a free-text column, quoted where it must be.
+func benchExport(rows int) []byte {
+	var b strings.Builder
+	b.WriteString("external_id,name,relationship,metadata.plan,metadata.region,notes\n")
+	names := []string{"Ada Lovelace", "Alan Turing", "Søren Kierkegaard", "Zoë O'Brien", "José Núñez"}
+	rels := []string{"external", "external", "resold", "internal"}
+	notes := []string{`"billing, via by email renewal trial"`, `"extended escalated ""soon"" legacy phone migrated request"`,
+		"account migrated from legacy billing renewal due", "sales on request"}
+	for i := range rows {
+		fmt.Fprintf(&b, "bench-%d,%s,%s,%s,%s,%s\n", i, names[i%len(names)], rels[i%len(rels)],
+			[]string{"free", "pro", "team"}[i%3], []string{"us", "eu", "apac", "latam"}[i%4], notes[i%len(notes)])
+	}
+	return []byte(b.String())
+}
+
+// BenchmarkValidate is validate's whole path over 100k rows, report
+// written (to a temporary directory); with -cpu 1 it is its CPU cost.
+func BenchmarkValidate(b *testing.B) {
+	data := benchExport(100_000)
+	dir := b.TempDir()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rd, err := reader.Open(strings.NewReader(string(data)), reader.Options{Format: reader.FormatCSV})
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := Validate(context.Background(), ValidateConfig{Input: rd,
+			ReportPath: filepath.Join(dir, "report.csv"), ReportFormat: report.FormatCSV})
+		if err != nil || res.Counts[profile.StatusValid] != 100_000 {
+			b.Fatal(err, res.Counts)
+		}
+	}
+}

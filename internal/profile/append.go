@@ -13,6 +13,31 @@ import (
 // U+2029 included, invalid UTF-8 as U+FFFD); metadata keys are sorted.
 // TestAppendBodyIsMarshal and FuzzAppendBody hold the two equal.
 func (r Request) AppendBody(dst []byte, v Version) []byte {
+	return r.appendBody(dst, v, nil)
+}
+
+// AppendValidBody checks r as ValidateAt does and, when it is valid,
+// appends its body as AppendBody does; when it is not, it returns dst as it
+// was and the problem. The metadata is gathered and sorted once for both.
+func (r Request) AppendValidBody(dst []byte, v Version, now time.Time) ([]byte, *Problem) {
+	var small [MaxMetadataKeys]keyValue
+	var pairs []keyValue
+	if len(r.Metadata) <= MaxMetadataKeys {
+		pairs = sortedMetadata(r.Metadata, &small)
+	}
+	if p := validate(r, v, now, pairs); p != nil {
+		return dst, p
+	}
+	return r.appendBody(dst, v, pairs), nil
+}
+
+// appendBody is AppendBody; pairs, when not nil, are r.Metadata's keys and
+// values already sorted.
+func (r Request) appendBody(dst []byte, v Version, pairs []keyValue) []byte {
+	var small [MaxMetadataKeys]keyValue
+	if pairs == nil && len(r.Metadata) > 0 {
+		pairs = sortedMetadata(r.Metadata, &small)
+	}
 	dst = append(dst, '{')
 	n := len(dst) // a field not first is preceded by a comma
 	switch {
@@ -20,17 +45,17 @@ func (r Request) AppendBody(dst []byte, v Version) []byte {
 		dst = appendField(dst, n, `"external_id":`, r.ExternalID)
 		dst = appendField(dst, n, `"name":`, r.Name)
 		dst = appendField(dst, n, `"relationship":`, r.relationshipFor())
-		dst = appendMetadata(dst, n, r.Metadata)
+		dst = appendMetadata(dst, n, pairs)
 	case v.hasExternalID():
 		dst = appendField(dst, n, `"external_id":`, r.ExternalID)
 		dst = appendField(dst, n, `"name":`, r.Name)
 		dst = appendField(dst, n, `"access_type":`, r.accessTypeFor())
-		dst = appendMetadata(dst, n, r.Metadata)
+		dst = appendMetadata(dst, n, pairs)
 		dst = appendTimestamp(dst, n, `"external_user_onboarded_at":`, r.OnboardedAt)
 	default:
 		dst = appendField(dst, n, `"name":`, r.Name)
 		dst = appendField(dst, n, `"access_type":`, r.accessTypeFor())
-		dst = appendMetadata(dst, n, r.Metadata)
+		dst = appendMetadata(dst, n, pairs)
 		if r.ExternalID != nil || r.Country != nil || r.EmailHash != nil || r.NameHash != nil ||
 			r.OnboardedAt != nil || r.AccountStatus != nil || r.EntityType != nil {
 			if len(dst) > n {
@@ -82,28 +107,17 @@ func appendTimestamp(dst []byte, n int, key string, s *string) []byte {
 	return appendJSONString(dst, string(t.UTC().AppendFormat(buf[:0], time.RFC3339Nano)))
 }
 
-// appendMetadata appends the metadata object, keys in byte order as
-// encoding/json sorts them; an empty map is omitted, as omitempty does.
-func appendMetadata(dst []byte, n int, md map[string]string) []byte {
-	if len(md) == 0 {
+// appendMetadata appends the metadata object, its keys and values sorted
+// by key as encoding/json sorts a map's; no keys are omitted, as omitempty
+// omits an empty map.
+func appendMetadata(dst []byte, n int, pairs []keyValue) []byte {
+	if len(pairs) == 0 {
 		return dst
 	}
 	if len(dst) > n {
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"metadata":{`...)
-	type kv struct{ k, v string }
-	var small [MaxMetadataKeys]kv
-	pairs := small[:0]
-	for k, v := range md {
-		pairs = append(pairs, kv{k, v})
-	}
-	// An insertion sort: a valid row has at most MaxMetadataKeys keys.
-	for i := 1; i < len(pairs); i++ {
-		for j := i; j > 0 && pairs[j].k < pairs[j-1].k; j-- {
-			pairs[j], pairs[j-1] = pairs[j-1], pairs[j]
-		}
-	}
 	for i, p := range pairs {
 		if i > 0 {
 			dst = append(dst, ',')
