@@ -44,6 +44,15 @@ func checkAppendValidBody(t *testing.T, r Request, v Version) {
 	if !bytes.Equal(got, body) {
 		t.Fatalf("%s, %+v:\n got %s\nwant %s", v, r, got, body)
 	}
+	// Doubled: every quote of the same bytes twice, and nothing else.
+	got, p = r.AppendValidBodyDoubled([]byte(`pre"fix`), v, now)
+	if (p == nil) != (want == nil) || p != nil && *p != *want {
+		t.Fatalf("%s, %+v: problem %+v, ValidateAt's %+v", v, r, p, want)
+	}
+	body = append([]byte(`pre"fix`), bytes.ReplaceAll(body[len("prefix"):], []byte(`"`), []byte(`""`))...)
+	if !bytes.Equal(got, body) {
+		t.Fatalf("%s, %+v, doubled:\n got %s\nwant %s", v, r, got, body)
+	}
 }
 
 // AppendValidBody finds every problem ValidateAt finds, in the same order,
