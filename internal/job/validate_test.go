@@ -1,6 +1,7 @@
 package job
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/provision/provision/internal/profile"
 	"github.com/provision/provision/internal/reader"
@@ -458,6 +460,65 @@ func BenchmarkValidate(b *testing.B) {
 			ReportPath: filepath.Join(dir, "report.csv"), ReportFormat: report.FormatCSV})
 		if err != nil || res.Counts[profile.StatusValid] != 100_000 {
 			b.Fatal(err, res.Counts)
+		}
+	}
+}
+
+// The cells Validate renders beside the check, the input's copied whole
+// where the reader found them canonical, make the report the writer makes
+// from the rows' fields, byte for byte: for every kind of cell, row and
+// problem, a CSV or a JSONL input, under each contract.
+func TestValidateEncodedCellsAreTheWritersCells(t *testing.T) {
+	csvInput := "external_id,name,relationship,metadata.plan,notes,request,country,onboarded_at\n" +
+		"u-1,Ada,external,pro,plain,r,GB,2024-05-01T09:30:00Z\n" +
+		`u-2,"Lovelace, Ada",resold,"a,b","x ""y"" z","r,2",UK,2024-05-01` + "\n" +
+		`"u-3","Ada",,pro,=SUM(A1),-5,,` + "\n" +
+		`u-4, lead,external,"\.",\.,@x,GB,` + "\n" +
+		"u-5,\"two\nlines\",internal,,\u00a0nbsp,\"\u2028\",,\r\n" +
+		",,,,,,,\n" + // the empty request: its body is {}
+		",,,,,,,\n" + // its duplicate
+		"u-1,Ada again,external,,,,,\n" + // a duplicate external_id
+		"u-6,Ann,bogus,pro,,,,\n" + // invalid in the check
+		"u-7,Ann,external,pro\n" + // too few fields
+		`u-8,"bad"quote,external,,,,,` + "\n" +
+		"u-9," + strings.Repeat("é", profile.MaxName+1) + ",external,,,,,\n" +
+		"u-10,\"<&>\",external,\"\u2028\",,,,\n" +
+		`u-11,"a""b",external,"""",",",""",""",,` + "\n"
+	jsonlInput := `{"external_id":"j-1","name":"Ada, \"A\"","request":"x","notes":"=1"}` + "\n" +
+		`{"name":"No id","extra":" lead"}` + "\n" +
+		`{"external_id":"j-1"}` + "\n" +
+		`{"external_id":"j-2","relationship":"bogus","metadata":{"plan":"p"}}` + "\n" +
+		`not json` + "\n"
+	for _, in := range []struct {
+		name   string
+		text   string
+		format reader.Format
+	}{{"csv", csvInput, reader.FormatCSV}, {"jsonl", jsonlInput, reader.FormatJSONL}} {
+		for _, v := range []profile.Version{profile.DefaultVersion, profile.VersionGA} {
+			var reports [2][]byte
+			for i, enc := range []bool{true, false} {
+				encodeCells = enc
+				rd, err := reader.Open(strings.NewReader(in.text), reader.Options{Format: in.format, Version: v})
+				if err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(t.TempDir(), "report.csv")
+				now := func() time.Time { return time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC) }
+				if _, err := Validate(context.Background(), ValidateConfig{Input: rd, Version: v, ReportPath: path,
+					ReportFormat: report.FormatCSV, Now: now}); err != nil {
+					t.Fatal(err)
+				}
+				if reports[i], err = os.ReadFile(path); err != nil {
+					t.Fatal(err)
+				}
+			}
+			encodeCells = true
+			if !bytes.Equal(reports[0], reports[1]) {
+				t.Errorf("%s input, %s: cells rendered beside the check:\n%s\nthe writer's:\n%s", in.name, v, reports[0], reports[1])
+			}
+			if n := bytes.Count(reports[0], []byte(",valid,")); n < 2 {
+				t.Errorf("%s input, %s: %d valid rows, want some of each kind", in.name, v, n)
+			}
 		}
 	}
 }
