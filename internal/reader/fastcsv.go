@@ -40,7 +40,14 @@ func (r *Reader) splitFields(text []byte) (ok bool) {
 	// canonical: every field so far is written as encoding/csv writes it,
 	// comma-delimited, and starts like no formula (Record.CSV).
 	canonical := delim == ','
-
+	// Where the next quote is, found once for the fields without quotes
+	// that come before it; whether there is a line break at all (only a
+	// record over several lines has one).
+	quote := bytes.IndexByte(body, '"')
+	if quote < 0 {
+		quote = n
+	}
+	lineBreak := bytes.IndexByte(body, '\n') >= 0
 	for i := 0; ; {
 		if i == n || body[i] != '"' {
 			j := bytes.IndexByte(body[i:], delim)
@@ -48,7 +55,14 @@ func (r *Reader) splitFields(text []byte) (ok bool) {
 			if j < 0 {
 				end = n
 			}
-			if bytes.IndexByte(body[i:end], '"') >= 0 || bytes.IndexByte(body[i:end], '\n') >= 0 {
+			if quote < i {
+				if quote = bytes.IndexByte(body[i:], '"'); quote < 0 {
+					quote = n
+				} else {
+					quote += i
+				}
+			}
+			if quote < end || lineBreak && bytes.IndexByte(body[i:end], '\n') >= 0 {
 				// A bare quote; a line break the splitter did not end the
 				// record at.
 				return false
