@@ -29,6 +29,9 @@
 # Environment: BENCH_RUNS (default 3), BENCH_QUICK=1 (small inputs, 1 run),
 # BENCH_CASES (default "a b c d e f": which of the cases to run),
 # BENCH_LIMIT_ROWS, BENCH_COST_ROWS, BENCH_CURL_ROWS, BENCH_VALIDATE_ROWS,
+# BENCH_VALIDATE_LARGE_ROWS (validate measured again at this size, 3M) and
+# BENCH_VALIDATE_LARGE_RUNS (its runs, BENCH_RUNS by default),
+# BENCH_SKIP_RUN_RSS=1 (case (c) without run's peak RSS),
 # BENCH_MEM_ROWS_SMALL, BENCH_MEM_ROWS_LARGE, BENCH_SYNC_ROWS (the org of (d)
 # and (e)), BENCH_SYNC_CHANGE_EVERY (100: 1% of the rows changed),
 # BENCH_NIGHT_GAP (seconds), BENCH_CMD_TIMEOUT (seconds one command of (d)
@@ -50,6 +53,7 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	COST_ROWS=${BENCH_COST_ROWS:-3000}
 	CURL_ROWS=${BENCH_CURL_ROWS:-1000}
 	VALIDATE_ROWS=${BENCH_VALIDATE_ROWS:-50000}
+	VALIDATE_LARGE_ROWS=${BENCH_VALIDATE_LARGE_ROWS:-200000}
 	MEM_SMALL=${BENCH_MEM_ROWS_SMALL:-2000}
 	MEM_LARGE=${BENCH_MEM_ROWS_LARGE:-20000}
 	SYNC_ROWS=${BENCH_SYNC_ROWS:-10000}
@@ -62,6 +66,7 @@ else
 	COST_ROWS=${BENCH_COST_ROWS:-20000}
 	CURL_ROWS=${BENCH_CURL_ROWS:-2000} # a process per request: its rate does not depend on N
 	VALIDATE_ROWS=${BENCH_VALIDATE_ROWS:-400000}
+	VALIDATE_LARGE_ROWS=${BENCH_VALIDATE_LARGE_ROWS:-3000000}
 	MEM_SMALL=${BENCH_MEM_ROWS_SMALL:-10000}
 	MEM_LARGE=${BENCH_MEM_ROWS_LARGE:-100000}
 	SYNC_ROWS=${BENCH_SYNC_ROWS:-100000}
@@ -70,13 +75,14 @@ else
 	STATE_NIGHTS=${BENCH_STATE_NIGHTS:-10}
 fi
 CHANGE_EVERY=${BENCH_SYNC_CHANGE_EVERY:-100}
+VALIDATE_LARGE_RUNS=${BENCH_VALIDATE_LARGE_RUNS:-$RUNS}
 CMD_TIMEOUT=${BENCH_CMD_TIMEOUT:-900}
 CASES=${BENCH_CASES:-a b c d e f}
 for c in $CASES; do
 	case $c in a | b | c | d | e | f) ;; *) die "BENCH_CASES: unknown case '$c' (use a, b, c, d, e and f)" ;; esac
 done
 want() { [[ " $CASES " == *" $1 "* ]]; }
-for v in RUNS LIMIT_ROWS COST_ROWS CURL_ROWS VALIDATE_ROWS MEM_SMALL MEM_LARGE SYNC_ROWS CHANGE_EVERY CMD_TIMEOUT STATE_ROWS STATE_NIGHTS; do
+for v in RUNS LIMIT_ROWS COST_ROWS CURL_ROWS VALIDATE_ROWS VALIDATE_LARGE_ROWS VALIDATE_LARGE_RUNS MEM_SMALL MEM_LARGE SYNC_ROWS CHANGE_EVERY CMD_TIMEOUT STATE_ROWS STATE_NIGHTS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
 [[ $NIGHT_GAP =~ ^[0-9]+$ ]] || die "BENCH_NIGHT_GAP must be a number of seconds, got '$NIGHT_GAP'"
@@ -308,31 +314,49 @@ run_rss() {
 		RSS_LIST="$RSS_LIST $(calc "$(field max_rss_kib <"$TMP/rss") / 1024")"
 	done
 }
-memory_case() {
-	val="" csvr="" reuse="" vrss=""
-	for i in $(seq "$RUNS"); do
-		note "(c) validate: run $i of $RUNS"
+# validate_case FILE ROWS RUNS: validate over FILE, the whole process with
+# its report written (peakrss's wall time), beside the floor, bench/csvread
+# (encoding/csv with ReuseRecord, its default) over the same file, also the
+# whole process; alternating, RUNS times each. Targets: at most 3 times the
+# floor, at most 64 MiB peak RSS.
+validate_case() {
+	local file=$1 rows=$2 runs=$3 i code total val="" floor="" ratios="" vrss="" V F R VR
+	for i in $(seq "$runs"); do
+		note "(c) validate $rows rows: run $i of $runs"
 		rm -f "$TMP/v.json" "$TMP/v-report.csv"
 		code=0
-		"$TMP/tools/peakrss" -o "$TMP/rss" -- "$BIN" validate "$TMP/validate.csv" --report "$TMP/v-report.csv" \
+		"$TMP/tools/peakrss" -o "$TMP/rss" -- "$BIN" validate "$file" --report "$TMP/v-report.csv" \
 			--summary-json "$TMP/v.json" --progress never --quiet >/dev/null 2>"$TMP/v.err" || code=$?
 		[ "$code" -le 1 ] || { cat "$TMP/v.err" >&2; die "provision validate exited $code"; }
 		total=$(jnum total <"$TMP/v.json")
-		[ "$total" = "$VALIDATE_ROWS" ] || die "validate reported $total rows of $VALIDATE_ROWS"
-		val="$val $(calc "$total / $(jnum elapsed_seconds <"$TMP/v.json")")"
+		[ "$total" = "$rows" ] || die "validate reported $total rows of $rows"
+		V=$(field elapsed_seconds <"$TMP/rss")
+		val="$val $V"
 		vrss="$vrss $(calc "$(field max_rss_kib <"$TMP/rss") / 1024")"
-		out=$("$TMP/tools/csvread" "$TMP/validate.csv") || die "csvread failed"
-		csvr="$csvr $(field rows_per_second <<<"$out")"
-		out=$("$TMP/tools/csvread" -reuse "$TMP/validate.csv") || die "csvread failed"
-		reuse="$reuse $(field rows_per_second <<<"$out")"
+		rm -f "$TMP/v-report.csv"
+		"$TMP/tools/peakrss" -o "$TMP/rss" -- "$TMP/tools/csvread" "$file" >/dev/null || die "csvread failed"
+		F=$(field elapsed_seconds <"$TMP/rss")
+		floor="$floor $F"
+		ratios="$ratios $(calc "$V / $F")"
 	done
 	V=$(median <<<"$val")
-	CR=$(median <<<"$csvr")
+	F=$(median <<<"$floor")
+	R=$(calc "$V / $F")
 	VR=$(median <<<"$vrss")
-	printf '(c) validate %s rows: %s rows/s; bare encoding/csv read %s rows/s (%s with ReuseRecord); peak RSS %s MiB   [runs:%s |%s |%s |%s]\n' \
-		"$VALIDATE_ROWS" "$(num "$V" %.0f)" "$(num "$CR" %.0f)" "$(num "$(median <<<"$reuse")" %.0f)" "$(num "$VR" %.1f)" "$val" "$csvr" "$reuse" "$vrss"
-	result "(c) validate vs csv read" "csv read / validate" "$(num "$(calc "$CR / $V")" %.2f)" "<=" 6
-	result "(c) validate peak RSS" "MiB" "$(num "$VR" %.1f)" "<=" 128
+	printf '(c) validate %s rows: %s s; bare encoding/csv read with ReuseRecord %s s (x%s; per run x%s); peak RSS %s MiB   [runs:%s |%s |%s]\n' \
+		"$rows" "$(num "$V" %.3f)" "$(num "$F" %.3f)" "$(num "$R" %.2f)" "$(num "$(median <<<"$ratios")" %.2f)" "$(num "$VR" %.1f)" "$val" "$floor" "$vrss"
+	result "(c) validate vs csv read" "time x floor, ${rows} rows" "$(num "$R" %.2f)" "<=" 3
+	result "(c) validate peak RSS" "MiB at ${rows} rows" "$(num "$VR" %.1f)" "<=" 64
+}
+memory_case() {
+	validate_case "$TMP/validate.csv" "$VALIDATE_ROWS" "$RUNS"
+	"$GEN" -n "$VALIDATE_LARGE_ROWS" -o "$TMP/validate-large.csv" -prefix vall
+	validate_case "$TMP/validate-large.csv" "$VALIDATE_LARGE_ROWS" "$VALIDATE_LARGE_RUNS"
+	rm -f "$TMP/validate-large.csv"
+	if [ "${BENCH_SKIP_RUN_RSS:-0}" = 1 ]; then
+		note "(c) run peak RSS: skipped (BENCH_SKIP_RUN_RSS=1)"
+		return
+	fi
 
 	run_rss "$TMP/mem-small.csv" "$MEM_SMALL"
 	small=$RSS_LIST

@@ -59,17 +59,27 @@ type checked struct {
 	rec  reader.Record
 	p    *profile.Problem
 	key  uint64 // the hash of the identity of a row that passed validation
-	body string // the create body of a row that passed validation
+	body string // the create body of a row that passed validation, unless encoded
+	// encoded: the row's cells for a CSV report are cells[from:to] of its
+	// batch, the request's first (empty for an invalid row), those of the
+	// input from mid (a comma, then the input's cells).
+	encoded       bool
+	from, mid, to int
 }
 
-// batch is validateBatch rows and the bytes of their bodies. Batches go
-// round: read, checked, written, then read into again.
+// batch is validateBatch rows and the bytes of their bodies or cells.
+// Batches go round: read, checked, written, then read into again.
 type batch struct {
 	rows   []checked
 	bodies []byte
 	ends   []int    // where each row's body ends in bodies
 	keys   []uint64 // the identity hashes of the valid rows
+	cells  []byte   // the encoded rows' cells for a CSV report
 }
+
+// encodeCells lets Validate render a CSV report's cells beside the check;
+// tests turn it off to compare with the report writer's own rendering.
+var encodeCells = true
 
 // RequestColumn is the column of validate's report, after the report's own
 // columns and before the input's, that holds the JSON body run would send
@@ -152,16 +162,67 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 		}
 		return out
 	}
+	// A CSV report's cells are rendered here, beside the check, when a
+	// row's fields are the input's columns in order, as a CSV input's are:
+	// the body with its quotes doubled as it is rendered, the input's
+	// cells copied whole when the reader found them written as the report
+	// writes them (reader.Record.CSV). The report's writer then copies
+	// them (report.Row.Encoded).
+	encode := cfg.ReportFormat == report.FormatCSV && encodeCells
+	inOrder := func(fs []profile.Field) bool {
+		if len(fs) != len(inputColumns) {
+			return false
+		}
+		for i := range fs {
+			if fs[i].Name != inputColumns[i] {
+				return false
+			}
+		}
+		return true
+	}
+	// encodeRow appends the row's cells to b.cells and checks its request,
+	// unless the reader found a problem.
+	encodeRow := func(b *batch, c *checked) {
+		c.encoded, c.from = true, len(b.cells)
+		if c.p == nil {
+			// The body is never empty and starts with '{'; it holds a quote
+			// unless it is {}, so report.AppendCSVCell would quote it, and
+			// double its quotes, as AppendValidBodyDoubled does.
+			b.cells = append(b.cells, '"')
+			b.cells, c.p = c.rec.Request.AppendValidBodyDoubled(b.cells, cfg.Version, now)
+			switch {
+			case c.p != nil:
+				b.cells = b.cells[:c.from]
+			case len(b.cells)-c.from == len(`"{}`):
+				b.cells = append(b.cells[:c.from], "{}"...)
+			default:
+				b.cells = append(b.cells, '"')
+			}
+		}
+		c.mid = len(b.cells)
+		if c.rec.CSV != "" {
+			b.cells = append(b.cells, ',')
+			b.cells = append(b.cells, c.rec.CSV...)
+		} else {
+			for _, f := range c.rec.Fields {
+				b.cells = append(b.cells, ',')
+				b.cells = report.AppendCSVCell(b.cells, f.Value)
+			}
+		}
+		c.to = len(b.cells)
+	}
 	// check runs in the middle goroutine: what one row decides alone.
 	check := func(b *batch) {
-		b.bodies, b.ends, b.keys = b.bodies[:0], b.ends[:0], b.keys[:0]
+		b.bodies, b.ends, b.keys, b.cells = b.bodies[:0], b.ends[:0], b.keys[:0], b.cells[:0]
 		for i := range b.rows {
 			c := &b.rows[i]
-			if c.p == nil {
-				c.p = profile.ValidateAt(c.rec.Request, cfg.Version, now)
+			switch {
+			case encode && inOrder(c.rec.Fields):
+				encodeRow(b, c)
+			case c.p == nil:
+				b.bodies, c.p = c.rec.Request.AppendValidBody(b.bodies, cfg.Version, now)
 			}
 			if c.p == nil {
-				b.bodies = c.rec.Request.AppendBody(b.bodies, cfg.Version)
 				c.key = key(c.rec.Request)
 				b.keys = append(b.keys, c.key)
 			}
@@ -178,7 +239,7 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 	var scratch []profile.Field
 	// finish runs in the writing goroutine: duplicates depend on every
 	// earlier row, so they are found in input order, after validation.
-	finish := func(c *checked) (report.Row, error) {
+	finish := func(b *batch, c *checked) (report.Row, error) {
 		rec, p := &c.rec, c.p
 		row := report.Row{Line: rec.Line, Status: profile.StatusValid}
 		if p == nil {
@@ -199,8 +260,15 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 		} else {
 			valid++
 		}
-		scratch = fields(scratch, body, rec.Fields)
-		row.Fields = scratch
+		switch {
+		case !c.encoded:
+			scratch = fields(scratch, body, rec.Fields)
+			row.Fields = scratch
+		case p == nil:
+			row.Encoded = b.cells[c.from:c.to]
+		default:
+			row.Encoded = b.cells[c.mid:c.to] // the request's cell empty
+		}
 		cfg.Progress.Add(row.Status)
 		return row, nil
 	}
@@ -228,7 +296,7 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 				for i := range b.rows {
 					c := &b.rows[i]
 					if werr == nil { // else drain, so the reader never blocks
-						row, err := finish(c)
+						row, err := finish(b, c)
 						if err == nil {
 							err = rw.Write(row)
 						}

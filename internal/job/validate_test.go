@@ -1,6 +1,7 @@
 package job
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/provision/provision/internal/profile"
 	"github.com/provision/provision/internal/reader"
@@ -423,5 +425,100 @@ func TestValidateAcrossBatchesMatchesASequentialCheck(t *testing.T) {
 	}
 	if res.Counts[profile.StatusValid] != valid || res.Counts[profile.StatusInvalid] != len(rows)-valid {
 		t.Errorf("counts %v, want %d valid of %d", res.Counts, valid, len(rows))
+	}
+}
+
+// benchExport is an export like bench/gen's: the canonical columns, two
+// metadata keys and a free-text column, quoted where it must be.
+func benchExport(rows int) []byte {
+	var b strings.Builder
+	b.WriteString("external_id,name,relationship,metadata.plan,metadata.region,notes\n")
+	names := []string{"Ada Lovelace", "Alan Turing", "Søren Kierkegaard", "Zoë O'Brien", "José Núñez"}
+	rels := []string{"external", "external", "resold", "internal"}
+	notes := []string{`"billing, via by email renewal trial"`, `"extended escalated ""soon"" legacy phone migrated request"`,
+		"account migrated from legacy billing renewal due", "sales on request"}
+	for i := range rows {
+		fmt.Fprintf(&b, "bench-%d,%s,%s,%s,%s,%s\n", i, names[i%len(names)], rels[i%len(rels)],
+			[]string{"free", "pro", "team"}[i%3], []string{"us", "eu", "apac", "latam"}[i%4], notes[i%len(notes)])
+	}
+	return []byte(b.String())
+}
+
+// BenchmarkValidate is validate's whole path over 100k rows, report
+// written (to a temporary directory); with -cpu 1 it is its CPU cost.
+func BenchmarkValidate(b *testing.B) {
+	data := benchExport(100_000)
+	dir := b.TempDir()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rd, err := reader.Open(strings.NewReader(string(data)), reader.Options{Format: reader.FormatCSV})
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := Validate(context.Background(), ValidateConfig{Input: rd,
+			ReportPath: filepath.Join(dir, "report.csv"), ReportFormat: report.FormatCSV})
+		if err != nil || res.Counts[profile.StatusValid] != 100_000 {
+			b.Fatal(err, res.Counts)
+		}
+	}
+}
+
+// The cells Validate renders beside the check, the input's copied whole
+// where the reader found them canonical, make the report the writer makes
+// from the rows' fields, byte for byte: for every kind of cell, row and
+// problem, a CSV or a JSONL input, under each contract.
+func TestValidateEncodedCellsAreTheWritersCells(t *testing.T) {
+	csvInput := "external_id,name,relationship,metadata.plan,notes,request,country,onboarded_at\n" +
+		"u-1,Ada,external,pro,plain,r,GB,2024-05-01T09:30:00Z\n" +
+		`u-2,"Lovelace, Ada",resold,"a,b","x ""y"" z","r,2",UK,2024-05-01` + "\n" +
+		`"u-3","Ada",,pro,=SUM(A1),-5,,` + "\n" +
+		`u-4, lead,external,"\.",\.,@x,GB,` + "\n" +
+		"u-5,\"two\nlines\",internal,,\u00a0nbsp,\"\u2028\",,\r\n" +
+		",,,,,,,\n" + // the empty request: its body is {}
+		",,,,,,,\n" + // its duplicate
+		"u-1,Ada again,external,,,,,\n" + // a duplicate external_id
+		"u-6,Ann,bogus,pro,,,,\n" + // invalid in the check
+		"u-7,Ann,external,pro\n" + // too few fields
+		`u-8,"bad"quote,external,,,,,` + "\n" +
+		"u-9," + strings.Repeat("é", profile.MaxName+1) + ",external,,,,,\n" +
+		"u-10,\"<&>\",external,\"\u2028\",,,,\n" +
+		`u-11,"a""b",external,"""",",",""",""",,` + "\n"
+	jsonlInput := `{"external_id":"j-1","name":"Ada, \"A\"","request":"x","notes":"=1"}` + "\n" +
+		`{"name":"No id","extra":" lead"}` + "\n" +
+		`{"external_id":"j-1"}` + "\n" +
+		`{"external_id":"j-2","relationship":"bogus","metadata":{"plan":"p"}}` + "\n" +
+		`not json` + "\n"
+	for _, in := range []struct {
+		name   string
+		text   string
+		format reader.Format
+	}{{"csv", csvInput, reader.FormatCSV}, {"jsonl", jsonlInput, reader.FormatJSONL}} {
+		for _, v := range []profile.Version{profile.DefaultVersion, profile.VersionGA} {
+			var reports [2][]byte
+			for i, enc := range []bool{true, false} {
+				encodeCells = enc
+				rd, err := reader.Open(strings.NewReader(in.text), reader.Options{Format: in.format, Version: v})
+				if err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(t.TempDir(), "report.csv")
+				now := func() time.Time { return time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC) }
+				if _, err := Validate(context.Background(), ValidateConfig{Input: rd, Version: v, ReportPath: path,
+					ReportFormat: report.FormatCSV, Now: now}); err != nil {
+					t.Fatal(err)
+				}
+				if reports[i], err = os.ReadFile(path); err != nil {
+					t.Fatal(err)
+				}
+			}
+			encodeCells = true
+			if !bytes.Equal(reports[0], reports[1]) {
+				t.Errorf("%s input, %s: cells rendered beside the check:\n%s\nthe writer's:\n%s", in.name, v, reports[0], reports[1])
+			}
+			if n := bytes.Count(reports[0], []byte(",valid,")); n < 2 {
+				t.Errorf("%s input, %s: %d valid rows, want some of each kind", in.name, v, n)
+			}
+		}
 	}
 }

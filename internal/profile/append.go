@@ -13,104 +13,139 @@ import (
 // U+2029 included, invalid UTF-8 as U+FFFD); metadata keys are sorted.
 // TestAppendBodyIsMarshal and FuzzAppendBody hold the two equal.
 func (r Request) AppendBody(dst []byte, v Version) []byte {
+	return r.appendBody(dst, v, nil, false)
+}
+
+// AppendValidBody checks r as ValidateAt does and, when it is valid,
+// appends its body as AppendBody does; when it is not, it returns dst as it
+// was and the problem. The metadata is gathered and sorted once for both.
+func (r Request) AppendValidBody(dst []byte, v Version, now time.Time) ([]byte, *Problem) {
+	return r.appendValidBody(dst, v, now, false)
+}
+
+// AppendValidBodyDoubled is AppendValidBody with every quote of the body
+// doubled, as the body is written inside a quoted CSV field: what a CSV
+// writer would make of AppendBody's bytes, without a second pass over them.
+func (r Request) AppendValidBodyDoubled(dst []byte, v Version, now time.Time) ([]byte, *Problem) {
+	return r.appendValidBody(dst, v, now, true)
+}
+
+func (r Request) appendValidBody(dst []byte, v Version, now time.Time, dq bool) ([]byte, *Problem) {
+	var small [MaxMetadataKeys]keyValue
+	var pairs []keyValue
+	if len(r.Metadata) <= MaxMetadataKeys {
+		pairs = sortedMetadata(r.Metadata, &small)
+	}
+	if p := validate(r, v, now, pairs); p != nil {
+		return dst, p
+	}
+	return r.appendBody(dst, v, pairs, dq), nil
+}
+
+// appendBody is AppendBody, its quotes doubled if dq; pairs, when not nil,
+// are r.Metadata's keys and values already sorted.
+func (r Request) appendBody(dst []byte, v Version, pairs []keyValue, dq bool) []byte {
+	var small [MaxMetadataKeys]keyValue
+	if pairs == nil && len(r.Metadata) > 0 {
+		pairs = sortedMetadata(r.Metadata, &small)
+	}
 	dst = append(dst, '{')
 	n := len(dst) // a field not first is preceded by a comma
 	switch {
 	case v.hasRelationship():
-		dst = appendField(dst, n, `"external_id":`, r.ExternalID)
-		dst = appendField(dst, n, `"name":`, r.Name)
-		dst = appendField(dst, n, `"relationship":`, r.relationshipFor())
-		dst = appendMetadata(dst, n, r.Metadata)
+		dst = appendField(dst, n, "external_id", r.ExternalID, dq)
+		dst = appendField(dst, n, "name", r.Name, dq)
+		dst = appendField(dst, n, "relationship", r.relationshipFor(), dq)
+		dst = appendMetadata(dst, n, pairs, dq)
 	case v.hasExternalID():
-		dst = appendField(dst, n, `"external_id":`, r.ExternalID)
-		dst = appendField(dst, n, `"name":`, r.Name)
-		dst = appendField(dst, n, `"access_type":`, r.accessTypeFor())
-		dst = appendMetadata(dst, n, r.Metadata)
-		dst = appendTimestamp(dst, n, `"external_user_onboarded_at":`, r.OnboardedAt)
+		dst = appendField(dst, n, "external_id", r.ExternalID, dq)
+		dst = appendField(dst, n, "name", r.Name, dq)
+		dst = appendField(dst, n, "access_type", r.accessTypeFor(), dq)
+		dst = appendMetadata(dst, n, pairs, dq)
+		dst = appendTimestamp(dst, n, "external_user_onboarded_at", r.OnboardedAt, dq)
 	default:
-		dst = appendField(dst, n, `"name":`, r.Name)
-		dst = appendField(dst, n, `"access_type":`, r.accessTypeFor())
-		dst = appendMetadata(dst, n, r.Metadata)
+		dst = appendField(dst, n, "name", r.Name, dq)
+		dst = appendField(dst, n, "access_type", r.accessTypeFor(), dq)
+		dst = appendMetadata(dst, n, pairs, dq)
 		if r.ExternalID != nil || r.Country != nil || r.EmailHash != nil || r.NameHash != nil ||
 			r.OnboardedAt != nil || r.AccountStatus != nil || r.EntityType != nil {
-			if len(dst) > n {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, `"external_user_details":{`...)
+			dst = appendKey(dst, n, "external_user_details", dq)
+			dst = append(dst, '{')
 			m := len(dst)
-			dst = appendField(dst, m, `"reference_id":`, r.ExternalID)
-			dst = appendField(dst, m, `"country":`, r.Country)
-			dst = appendField(dst, m, `"email_hash":`, r.EmailHash)
-			dst = appendField(dst, m, `"name_hash":`, r.NameHash)
-			dst = appendTimestamp(dst, m, `"onboarded_at":`, r.OnboardedAt)
-			dst = appendField(dst, m, `"account_status":`, r.AccountStatus)
-			dst = appendField(dst, m, `"entity_type":`, r.EntityType)
+			dst = appendField(dst, m, "reference_id", r.ExternalID, dq)
+			dst = appendField(dst, m, "country", r.Country, dq)
+			dst = appendField(dst, m, "email_hash", r.EmailHash, dq)
+			dst = appendField(dst, m, "name_hash", r.NameHash, dq)
+			dst = appendTimestamp(dst, m, "onboarded_at", r.OnboardedAt, dq)
+			dst = appendField(dst, m, "account_status", r.AccountStatus, dq)
+			dst = appendField(dst, m, "entity_type", r.EntityType, dq)
 			dst = append(dst, '}')
 		}
 	}
 	return append(dst, '}')
 }
 
-// appendField appends `,"key":"value"` (no comma when it is the object's
-// first field, which starts at n), or nothing when s is absent.
-func appendField(dst []byte, n int, key string, s *string) []byte {
-	if s == nil {
-		return dst
+// appendQuote appends a quote, doubled if dq.
+func appendQuote(dst []byte, dq bool) []byte {
+	if dq {
+		return append(dst, '"', '"')
 	}
+	return append(dst, '"')
+}
+
+// appendKey appends `,"key":` (no comma when it is the object's first
+// field, which starts at n); key needs no escaping.
+func appendKey(dst []byte, n int, key string, dq bool) []byte {
 	if len(dst) > n {
 		dst = append(dst, ',')
 	}
+	dst = appendQuote(dst, dq)
 	dst = append(dst, key...)
-	return appendJSONString(dst, *s)
+	dst = appendQuote(dst, dq)
+	return append(dst, ':')
+}
+
+// appendField appends `,"key":"value"` (no comma when it is the object's
+// first field, which starts at n), or nothing when s is absent.
+func appendField(dst []byte, n int, key string, s *string, dq bool) []byte {
+	if s == nil {
+		return dst
+	}
+	dst = appendKey(dst, n, key, dq)
+	return appendJSONString(dst, *s, dq)
 }
 
 // appendTimestamp is appendField for onboarded_at, which Body sends in UTC
 // (utcTimestamp), formatted here without a string of its own.
-func appendTimestamp(dst []byte, n int, key string, s *string) []byte {
+func appendTimestamp(dst []byte, n int, key string, s *string, dq bool) []byte {
 	if s == nil {
 		return dst
 	}
 	t, err := time.Parse(time.RFC3339Nano, *s)
 	if err != nil {
-		return appendField(dst, n, key, s)
+		return appendField(dst, n, key, s, dq)
 	}
 	var buf [40]byte // the longest RFC 3339 time, 35 bytes
-	if len(dst) > n {
-		dst = append(dst, ',')
-	}
-	dst = append(dst, key...)
-	return appendJSONString(dst, string(t.UTC().AppendFormat(buf[:0], time.RFC3339Nano)))
+	dst = appendKey(dst, n, key, dq)
+	return appendJSONString(dst, string(t.UTC().AppendFormat(buf[:0], time.RFC3339Nano)), dq)
 }
 
-// appendMetadata appends the metadata object, keys in byte order as
-// encoding/json sorts them; an empty map is omitted, as omitempty does.
-func appendMetadata(dst []byte, n int, md map[string]string) []byte {
-	if len(md) == 0 {
+// appendMetadata appends the metadata object, its keys and values sorted
+// by key as encoding/json sorts a map's; no keys are omitted, as omitempty
+// omits an empty map.
+func appendMetadata(dst []byte, n int, pairs []keyValue, dq bool) []byte {
+	if len(pairs) == 0 {
 		return dst
 	}
-	if len(dst) > n {
-		dst = append(dst, ',')
-	}
-	dst = append(dst, `"metadata":{`...)
-	type kv struct{ k, v string }
-	var small [MaxMetadataKeys]kv
-	pairs := small[:0]
-	for k, v := range md {
-		pairs = append(pairs, kv{k, v})
-	}
-	// An insertion sort: a valid row has at most MaxMetadataKeys keys.
-	for i := 1; i < len(pairs); i++ {
-		for j := i; j > 0 && pairs[j].k < pairs[j-1].k; j-- {
-			pairs[j], pairs[j-1] = pairs[j-1], pairs[j]
-		}
-	}
+	dst = appendKey(dst, n, "metadata", dq)
+	dst = append(dst, '{')
 	for i, p := range pairs {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, p.k)
+		dst = appendJSONString(dst, p.k, dq)
 		dst = append(dst, ':')
-		dst = appendJSONString(dst, p.v)
+		dst = appendJSONString(dst, p.v, dq)
 	}
 	return append(dst, '}')
 }
@@ -180,12 +215,12 @@ func load64(s string) uint64 {
 func hasZero(w uint64) uint64 { return (w - ones) &^ w & highs }
 
 // appendJSONString appends s as a JSON string, quoted and escaped exactly as
-// json.Marshal escapes a string.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
+// json.Marshal escapes a string, every quote doubled if dq.
+func appendJSONString(dst []byte, s string, dq bool) []byte {
+	dst = appendQuote(dst, dq)
 	if plainString(s) {
 		dst = append(dst, s...)
-		return append(dst, '"')
+		return appendQuote(dst, dq)
 	}
 	start := 0
 	for i := 0; i < len(s); {
@@ -197,7 +232,9 @@ func appendJSONString(dst []byte, s string) []byte {
 			}
 			dst = append(dst, s[start:i]...)
 			switch b {
-			case '\\', '"':
+			case '"':
+				dst = appendQuote(append(dst, '\\'), dq)
+			case '\\':
 				dst = append(dst, '\\', b)
 			case '\b':
 				dst = append(dst, '\\', 'b')
@@ -233,5 +270,5 @@ func appendJSONString(dst []byte, s string) []byte {
 		start = i
 	}
 	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return appendQuote(dst, dq)
 }

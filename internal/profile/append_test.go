@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // checkAppendBody fails unless AppendBody writes what json.Marshal writes
@@ -21,6 +22,74 @@ func checkAppendBody(t *testing.T, r Request) {
 		got := r.AppendBody([]byte("prefix"), v)
 		if !bytes.HasPrefix(got, []byte("prefix")) || !bytes.Equal(got[len("prefix"):], want) {
 			t.Fatalf("%s, %+v:\n got %s\nwant %s", v, r, got, want)
+		}
+		checkAppendValidBody(t, r, v)
+	}
+}
+
+// checkAppendValidBody fails unless AppendValidBody finds the problem
+// ValidateAt finds and, for a valid request, appends what AppendBody does.
+func checkAppendValidBody(t *testing.T, r Request, v Version) {
+	t.Helper()
+	now := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	got, p := r.AppendValidBody([]byte("prefix"), v, now)
+	want := ValidateAt(r, v, now)
+	if (p == nil) != (want == nil) || p != nil && *p != *want {
+		t.Fatalf("%s, %+v: problem %+v, ValidateAt's %+v", v, r, p, want)
+	}
+	body := []byte("prefix")
+	if p == nil {
+		body = r.AppendBody(body, v)
+	}
+	if !bytes.Equal(got, body) {
+		t.Fatalf("%s, %+v:\n got %s\nwant %s", v, r, got, body)
+	}
+	// Doubled: every quote of the same bytes twice, and nothing else.
+	got, p = r.AppendValidBodyDoubled([]byte(`pre"fix`), v, now)
+	if (p == nil) != (want == nil) || p != nil && *p != *want {
+		t.Fatalf("%s, %+v: problem %+v, ValidateAt's %+v", v, r, p, want)
+	}
+	body = append([]byte(`pre"fix`), bytes.ReplaceAll(body[len("prefix"):], []byte(`"`), []byte(`""`))...)
+	if !bytes.Equal(got, body) {
+		t.Fatalf("%s, %+v, doubled:\n got %s\nwant %s", v, r, got, body)
+	}
+}
+
+// AppendValidBody finds every problem ValidateAt finds, in the same order,
+// worded alike: at the limits of each length, counted in characters, and
+// in metadata whose keys are checked in order.
+func TestAppendValidBodyIsValidateAt(t *testing.T) {
+	rep := strings.Repeat
+	strs := []string{"", "x", rep("x", MaxName), rep("x", MaxName+1), rep("é", MaxName), rep("é", MaxName+1),
+		"\xff", rep("é", 200) + "\xff", "=1", "internal", "resold", "application", "GB", "UK",
+		"2024-05-01T09:30:00Z", "2099-05-01T09:30:00Z", "not a time", "active", "business"}
+	metadata := []map[string]string{
+		nil, {}, {"plan": "pro"}, {"plan": ""}, {"": "x"}, {"\xff": "x"}, {"a": "\xff"},
+		{rep("k", MaxMetadataKey): "v"}, {rep("k", MaxMetadataKey+1): "v"}, {rep("é", MaxMetadataKey+1): "v"},
+		{"b": rep("v", MaxMetadataValue+1), "a": ""}, {"a": rep("é", MaxMetadataValue)}, {"z": "1", "y": rep("é", MaxMetadataValue+1)},
+	}
+	many := map[string]string{}
+	for i := range MaxMetadataKeys + 1 {
+		many[fmt.Sprint("k", i)] = "v"
+	}
+	metadata = append(metadata, many)
+	for i, s := range strs {
+		p := Str(s)
+		md := metadata[i%len(metadata)]
+		w := Str(strs[(i+9)%len(strs)])
+		for _, v := range Versions() {
+			checkAppendValidBody(t, Request{ExternalID: p, Metadata: md}, v)
+			checkAppendValidBody(t, Request{Name: p, Relationship: w, Metadata: metadata[(i+3)%len(metadata)]}, v)
+			checkAppendValidBody(t, Request{Relationship: p, AccessType: w}, v)
+			checkAppendValidBody(t, Request{Country: p, EmailHash: p, NameHash: w, OnboardedAt: p, AccountStatus: w, EntityType: p}, v)
+			checkAppendValidBody(t, Request{AccountStatus: p}, v)
+			checkAppendValidBody(t, Request{EntityType: p, OnboardedAt: w}, v)
+			checkAppendValidBody(t, Request{NameHash: p, EmailHash: w}, v)
+		}
+	}
+	for _, md := range metadata {
+		for _, v := range Versions() {
+			checkAppendValidBody(t, Request{ExternalID: Str("u-1"), Metadata: md}, v)
 		}
 	}
 }

@@ -3,7 +3,7 @@ package profile
 import (
 	"fmt"
 	"slices"
-	"sort"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -100,6 +100,12 @@ func ValidateFor(r Request, v Version) *Problem {
 // request is valid. now is the clock onboarded_at is checked against. Every
 // field is optional, so an empty request is valid.
 func ValidateAt(r Request, v Version, now time.Time) *Problem {
+	return validate(r, v, now, nil)
+}
+
+// validate is ValidateAt; pairs, when not nil, are r.Metadata's keys and
+// values already sorted (sortedMetadata).
+func validate(r Request, v Version, now time.Time, pairs []keyValue) *Problem {
 	if r.ExternalID != nil {
 		var p *Problem
 		if v.hasExternalID() {
@@ -119,7 +125,11 @@ func ValidateAt(r Request, v Version, now time.Time) *Problem {
 	if p := checkAccess(r, v); p != nil {
 		return p
 	}
-	if p := checkMetadata(r.Metadata); p != nil {
+	if pairs != nil {
+		if p := checkPairs(pairs); p != nil {
+			return p
+		}
+	} else if p := checkMetadata(r.Metadata); p != nil {
 		return p
 	}
 	return checkDetails(r, v, now)
@@ -168,24 +178,52 @@ func checkMetadata(md map[string]string) *Problem {
 	if len(md) > MaxMetadataKeys {
 		return problem(RuleMetadataTooManyKeys, "metadata", "%d keys, at most %d allowed", len(md), MaxMetadataKeys)
 	}
-	keys := make([]string, 0, len(md))
-	for k := range md {
-		keys = append(keys, k)
+	var small [MaxMetadataKeys]keyValue
+	return checkPairs(sortedMetadata(md, &small))
+}
+
+// keyValue is one metadata key and its value.
+type keyValue struct{ k, v string }
+
+// sortedMetadata returns md's keys and values in the byte order of the
+// keys, in small when they fit: a valid request has at most
+// MaxMetadataKeys keys, so nothing is allocated for one.
+func sortedMetadata(md map[string]string, small *[MaxMetadataKeys]keyValue) []keyValue {
+	pairs := small[:0]
+	for k, v := range md {
+		pairs = append(pairs, keyValue{k, v})
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	if len(pairs) > MaxMetadataKeys {
+		slices.SortFunc(pairs, func(a, b keyValue) int { return strings.Compare(a.k, b.k) })
+		return pairs
+	}
+	// An insertion sort, for a few keys.
+	for i := 1; i < len(pairs); i++ {
+		for j := i; j > 0 && pairs[j].k < pairs[j-1].k; j-- {
+			pairs[j], pairs[j-1] = pairs[j-1], pairs[j]
+		}
+	}
+	return pairs
+}
+
+// checkPairs checks metadata keys and values, in key order; the field a
+// problem names, metadata.KEY, is made only for a problem.
+func checkPairs(pairs []keyValue) *Problem {
+	for _, kv := range pairs {
+		k := kv.k
 		if !utf8.ValidString(k) {
 			return problem(RuleInvalidUTF8, "metadata", "a key is not valid UTF-8")
 		}
-		field := "metadata." + k
 		if k == "" {
 			return problem(RuleMetadataKeyEmpty, "metadata", "a key is empty")
 		}
-		if n := utf8.RuneCountInString(k); n > MaxMetadataKey {
-			return problem(RuleMetadataKeyTooLong, field, "key is %d characters, at most %d allowed", n, MaxMetadataKey)
+		if len(k) > MaxMetadataKey {
+			if n := utf8.RuneCountInString(k); n > MaxMetadataKey {
+				return problem(RuleMetadataKeyTooLong, "metadata."+k, "key is %d characters, at most %d allowed", n, MaxMetadataKey)
+			}
 		}
-		if p := checkString(field, md[k], MaxMetadataValue, RuleMetadataValueEmpty, RuleMetadataValueTooLong); p != nil {
-			return p
+		if f, n := stringFaultOf(kv.v, MaxMetadataValue); f != stringFine {
+			return f.problem("metadata."+k, n, MaxMetadataValue, RuleMetadataValueEmpty, RuleMetadataValueTooLong)
 		}
 	}
 	return nil
@@ -193,39 +231,62 @@ func checkMetadata(md map[string]string) *Problem {
 
 // checkDetails checks the external_user_details, in the order of the body.
 func checkDetails(r Request, v Version, now time.Time) *Problem {
-	details := []struct {
-		field string
-		value *string
-		check func(string) *Problem
-	}{
-		{"country", r.Country, checkCountry},
-		{"email_hash", r.EmailHash, func(s string) *Problem {
-			return checkString("email_hash", s, MaxHash, RuleEmailHashEmpty, RuleEmailHashTooLong)
-		}},
-		{"name_hash", r.NameHash, func(s string) *Problem {
-			return checkString("name_hash", s, MaxHash, RuleNameHashEmpty, RuleNameHashTooLong)
-		}},
-		{"onboarded_at", r.OnboardedAt, func(s string) *Problem { return checkOnboardedAt(s, now) }},
-		{"account_status", r.AccountStatus, func(s string) *Problem {
-			return checkWord("account_status", s, words(AccountStatuses()), RuleAccountStatusInvalid)
-		}},
-		{"entity_type", r.EntityType, func(s string) *Problem {
-			return checkWord("entity_type", s, words(EntityTypes()), RuleEntityTypeInvalid)
-		}},
+	if r.Country == nil && r.EmailHash == nil && r.NameHash == nil && r.OnboardedAt == nil &&
+		r.AccountStatus == nil && r.EntityType == nil {
+		return nil
 	}
-	for _, d := range details {
-		if d.value == nil {
-			continue
-		}
-		if !v.Accepts(d.field) {
-			return problem(RuleNotInVersion, d.field, "not part of %s; send it with --api ga, or leave the column out", v.Contract())
-		}
-		if !utf8.ValidString(*d.value) {
-			return problem(RuleInvalidUTF8, d.field, "not valid UTF-8")
-		}
-		if p := d.check(*d.value); p != nil {
+	if p := checkDetail(v, "country", r.Country); p != nil {
+		return p
+	} else if r.Country != nil {
+		if p := checkCountry(*r.Country); p != nil {
 			return p
 		}
+	}
+	if p := checkDetail(v, "email_hash", r.EmailHash); p != nil {
+		return p
+	} else if r.EmailHash != nil {
+		if p := checkString("email_hash", *r.EmailHash, MaxHash, RuleEmailHashEmpty, RuleEmailHashTooLong); p != nil {
+			return p
+		}
+	}
+	if p := checkDetail(v, "name_hash", r.NameHash); p != nil {
+		return p
+	} else if r.NameHash != nil {
+		if p := checkString("name_hash", *r.NameHash, MaxHash, RuleNameHashEmpty, RuleNameHashTooLong); p != nil {
+			return p
+		}
+	}
+	if p := checkDetail(v, "onboarded_at", r.OnboardedAt); p != nil {
+		return p
+	} else if r.OnboardedAt != nil {
+		if p := checkOnboardedAt(*r.OnboardedAt, now); p != nil {
+			return p
+		}
+	}
+	if p := checkDetail(v, "account_status", r.AccountStatus); p != nil {
+		return p
+	} else if r.AccountStatus != nil && !slices.Contains(AccountStatuses(), AccountStatus(*r.AccountStatus)) {
+		return checkWord("account_status", *r.AccountStatus, words(AccountStatuses()), RuleAccountStatusInvalid)
+	}
+	if p := checkDetail(v, "entity_type", r.EntityType); p != nil {
+		return p
+	} else if r.EntityType != nil && !slices.Contains(EntityTypes(), EntityType(*r.EntityType)) {
+		return checkWord("entity_type", *r.EntityType, words(EntityTypes()), RuleEntityTypeInvalid)
+	}
+	return nil
+}
+
+// checkDetail checks what every detail given must be: part of contract v,
+// and valid UTF-8.
+func checkDetail(v Version, field string, value *string) *Problem {
+	if value == nil {
+		return nil
+	}
+	if !v.Accepts(field) {
+		return problem(RuleNotInVersion, field, "not part of %s; send it with --api ga, or leave the column out", v.Contract())
+	}
+	if !utf8.ValidString(*value) {
+		return problem(RuleInvalidUTF8, field, "not valid UTF-8")
 	}
 	return nil
 }
@@ -254,13 +315,50 @@ func checkOnboardedAt(s string, now time.Time) *Problem {
 }
 
 func checkString(field, v string, max int, emptyRule, longRule string) *Problem {
-	if !utf8.ValidString(v) {
+	if f, n := stringFaultOf(v, max); f != stringFine {
+		return f.problem(field, n, max, emptyRule, longRule)
+	}
+	return nil
+}
+
+// stringFault is what is wrong with a string field, if anything.
+type stringFault uint8
+
+const (
+	stringFine stringFault = iota
+	stringNotUTF8
+	stringEmpty
+	stringTooLong
+)
+
+// stringFaultOf checks a string field of at most max characters: valid
+// UTF-8, not empty, not too long; n is its length in characters when it is
+// too long. A string of at most max bytes is never too long, so most are
+// not counted.
+func stringFaultOf(v string, max int) (f stringFault, n int) {
+	switch {
+	case !utf8.ValidString(v):
+		return stringNotUTF8, 0
+	case v == "":
+		return stringEmpty, 0
+	case len(v) <= max:
+		return stringFine, 0
+	}
+	if n = utf8.RuneCountInString(v); n > max {
+		return stringTooLong, n
+	}
+	return stringFine, 0
+}
+
+// problem is the Problem of a string field with fault f, as checkString
+// words it.
+func (f stringFault) problem(field string, n, max int, emptyRule, longRule string) *Problem {
+	switch f {
+	case stringNotUTF8:
 		return problem(RuleInvalidUTF8, field, "not valid UTF-8")
-	}
-	if v == "" {
+	case stringEmpty:
 		return problem(emptyRule, field, "empty; leave the field out instead")
-	}
-	if n := utf8.RuneCountInString(v); n > max {
+	case stringTooLong:
 		return problem(longRule, field, "value is %d characters, at most %d allowed", n, max)
 	}
 	return nil

@@ -204,6 +204,7 @@ func (r *Reader) parse(sp span) ([]string, error) {
 	if sp.split || r.splitFields(sp.text) {
 		return r.fields, nil
 	}
+	r.canonical = ""
 	r.gate.b = sp.text
 	r.gate.drained = false
 	r.fed += int64(len(sp.text))
@@ -287,6 +288,7 @@ func (r *Reader) csvRecord(line int, rec []string) (out Record, ok bool) {
 		}
 		return out, true
 	}
+	out.CSV = r.canonical
 	out.Request, out.Problem = r.request(fields, slots(all[n:]))
 	return out, true
 }

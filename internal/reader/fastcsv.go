@@ -1,6 +1,10 @@
 package reader
 
-import "bytes"
+import (
+	"bytes"
+	"unicode"
+	"unicode/utf8"
+)
 
 // Most records are well formed, and for those encoding/csv's line reader,
 // its copy through the gate and its rune-by-rune field loop cost more than
@@ -16,6 +20,7 @@ import "bytes"
 // record's text, or, when a quote in it is doubled, of the fields' text
 // unquoted.
 func (r *Reader) splitFields(text []byte) (ok bool) {
+	r.canonical = ""
 	// csv reads a record's final line break, LF or CRLF, as the end of its
 	// last field.
 	body := text
@@ -32,6 +37,17 @@ func (r *Reader) splitFields(text []byte) (ok bool) {
 	delim := r.delim
 	spans := r.spans[:0]
 	doubled := false
+	// canonical: every field so far is written as encoding/csv writes it,
+	// comma-delimited, and starts like no formula (Record.CSV).
+	canonical := delim == ','
+	// Where the next quote is, found once for the fields without quotes
+	// that come before it; whether there is a line break at all (only a
+	// record over several lines has one).
+	quote := bytes.IndexByte(body, '"')
+	if quote < 0 {
+		quote = n
+	}
+	lineBreak := bytes.IndexByte(body, '\n') >= 0
 	for i := 0; ; {
 		if i == n || body[i] != '"' {
 			j := bytes.IndexByte(body[i:], delim)
@@ -39,12 +55,22 @@ func (r *Reader) splitFields(text []byte) (ok bool) {
 			if j < 0 {
 				end = n
 			}
-			if bytes.IndexByte(body[i:end], '"') >= 0 || bytes.IndexByte(body[i:end], '\n') >= 0 {
+			if quote < i {
+				if quote = bytes.IndexByte(body[i:], '"'); quote < 0 {
+					quote = n
+				} else {
+					quote += i
+				}
+			}
+			if quote < end || lineBreak && bytes.IndexByte(body[i:end], '\n') >= 0 {
 				// A bare quote; a line break the splitter did not end the
 				// record at.
 				return false
 			}
 			spans = append(spans, fieldSpan{start: i, end: end})
+			if canonical && i < end {
+				canonical = plainCell(body[i:end])
+			}
 			if j < 0 {
 				break
 			}
@@ -66,6 +92,9 @@ func (r *Reader) splitFields(text []byte) (ok bool) {
 			f.end = i - 1
 			break
 		}
+		if canonical {
+			canonical = quotedCell(body[f.start:f.end], f.doubled)
+		}
 		spans = append(spans, f)
 		if i == n {
 			break
@@ -83,10 +112,19 @@ func (r *Reader) splitFields(text []byte) (ok bool) {
 			fields = append(fields, str[f.start:f.end])
 		}
 		r.fields = fields
+		if canonical {
+			r.canonical = str
+		}
 		return true
 	}
-	// Some quotes are doubled: the fields' text, unquoted, into one string.
+	// Some quotes are doubled: the fields' text, unquoted, into one string,
+	// after the record's own text when that is canonical.
 	buf := r.unquoted[:0]
+	from := 0
+	if canonical {
+		buf = append(buf, body...)
+		from = len(buf)
+	}
 	for i, f := range spans {
 		v := body[f.start:f.end]
 		if !f.doubled {
@@ -106,13 +144,70 @@ func (r *Reader) splitFields(text []byte) (ok bool) {
 	}
 	r.unquoted = buf
 	str := string(buf)
-	start := 0
+	start := from
 	for _, f := range spans {
 		fields = append(fields, str[start:f.end])
 		start = f.end
 	}
 	r.fields = fields
+	if canonical {
+		r.canonical = str[:from]
+	}
 	return true
+}
+
+// What a field's first byte says, for plainCell and quotedCell.
+const (
+	startFormula  = 1 << iota // a spreadsheet reads the cell as a formula: = + - @ tab CR
+	startSpace                // an ASCII space, as unicode.IsSpace has it
+	startNotASCII             // the first byte of a longer rune, which may be a space
+)
+
+var cellStart = func() (t [256]uint8) {
+	for _, b := range []byte("=+-@\t\r") {
+		t[b] |= startFormula
+	}
+	for _, b := range []byte(" \t\n\v\f\r") {
+		t[b] |= startSpace
+	}
+	for b := utf8.RuneSelf; b < 256; b++ {
+		t[b] |= startNotASCII
+	}
+	return t
+}()
+
+// plainCell reports whether an unquoted field, not empty, is written as it
+// is by encoding/csv's Writer (Comma ','), and starts like no formula. It
+// holds no quote, comma or line break (splitFields sent those elsewhere),
+// so only its start decides: no formula, no space, and not \.
+func plainCell(v []byte) bool {
+	switch start := cellStart[v[0]]; {
+	case start&(startFormula|startSpace) != 0:
+		return false
+	case start&startNotASCII != 0:
+		return !startsWithSpace(v)
+	}
+	return len(v) != 2 || v[0] != '\\' || v[1] != '.'
+}
+
+// quotedCell reports whether a quoted field, v its text between the quotes
+// (doubled: with its quotes doubled), is written by encoding/csv's Writer
+// with quotes, as the input has it, and starts like no formula: it holds a
+// quote, a comma or a line break, or starts with a space, or is \.. (The
+// record holds no CR: splitFields sent those to csv.)
+func quotedCell(v []byte, doubled bool) bool {
+	if len(v) == 0 || cellStart[v[0]]&startFormula != 0 {
+		return false
+	}
+	return doubled || cellStart[v[0]]&startSpace != 0 || cellStart[v[0]]&startNotASCII != 0 && startsWithSpace(v) ||
+		bytes.IndexByte(v, ',') >= 0 || bytes.IndexByte(v, '\n') >= 0 || len(v) == 2 && v[0] == '\\' && v[1] == '.'
+}
+
+// startsWithSpace reports whether v's first rune is a space, as
+// unicode.IsSpace has it.
+func startsWithSpace(v []byte) bool {
+	r, _ := utf8.DecodeRune(v)
+	return unicode.IsSpace(r)
 }
 
 // fieldSpan is where a field's text is in its record: between its quotes

@@ -181,6 +181,7 @@ func compareCSV(t *testing.T, text []byte, r *Reader, recs []Record) {
 					t.Fatalf("line %d field %d: %q, encoding/csv has %q", line, i, f.Value, fields[i])
 				}
 			}
+			checkCanonical(t, fields, rec.CSV)
 		}
 	}
 	if seen != len(recs) {

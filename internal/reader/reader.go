@@ -121,6 +121,12 @@ type Record struct {
 	Request profile.Request
 	// Problem is non-nil when the record could not be turned into a request.
 	Problem *profile.Problem
+	// CSV, for a CSV record whose Fields are every header column, is its
+	// text without the line break when each field in it is written as
+	// encoding/csv's Writer (Comma ',') writes that field's value and none
+	// starts like a formula (= + - @ tab CR): the record as a CSV report
+	// writes its cells, there to be copied. "" otherwise.
+	CSV string
 }
 
 // UsageError is a problem with the input or the options as a whole: nothing
@@ -161,7 +167,10 @@ type Reader struct {
 	spans    []fieldSpan
 	unquoted []byte
 	fields   []string
-	slab     []profile.Field // what fieldSpace has not handed out yet
+	// canonical is the record splitFields split last, when its fields
+	// are written as Record.CSV says; "" otherwise.
+	canonical string
+	slab      []profile.Field // what fieldSpace has not handed out yet
 
 	version  profile.Version
 	mapping  Mapping

@@ -17,7 +17,9 @@ import (
 // (a rename is atomic only within one file system), fsyncs it, sets perm,
 // renames it over path and fsyncs the directory so that the rename itself
 // survives a power loss. An error before the rename removes the temporary
-// file and leaves path as it was.
+// file and leaves path as it was. A long file's writeback starts as it is
+// written (writeback), so that the final fsync waits only for its last few
+// megabytes rather than for the whole file.
 func WriteFileAtomic(path string, perm os.FileMode, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
@@ -33,7 +35,7 @@ func WriteFileAtomic(path string, perm os.FileMode, write func(io.Writer) error)
 		}
 	}()
 
-	bw := bufio.NewWriter(f)
+	bw := bufio.NewWriter(&writeback{f: f})
 	if err = write(bw); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -77,4 +79,30 @@ func syncDir(dir string) error {
 		err = nil
 	}
 	return errors.Join(err, d.Close())
+}
+
+// writebackChunk is how much of a file is written before writeback asks the
+// kernel to start writing it to disk.
+const writebackChunk = 8 << 20
+
+// writeback writes to f and, every writebackChunk bytes, starts the
+// writeback of what it wrote since the last time, without waiting for it
+// (startWriteback): the disk works while the file is still being
+// produced, and the fsync that ends WriteFileAtomic has little left to do.
+// It makes the file no more and no less durable: only the fsync promises
+// anything.
+type writeback struct {
+	f       *os.File
+	written int64 // bytes written to f
+	started int64 // bytes whose writeback has been started
+}
+
+func (w *writeback) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.written += int64(n)
+	if w.written-w.started >= writebackChunk {
+		startWriteback(w.f, w.started, w.written-w.started)
+		w.started = w.written
+	}
+	return n, err
 }

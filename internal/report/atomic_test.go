@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -90,5 +91,39 @@ func TestWriteFileAtomicMissingDir(t *testing.T) {
 	err := WriteFileAtomic(path, 0o600, func(io.Writer) error { called = true; return nil })
 	if err == nil || called {
 		t.Errorf("err = %v, called = %v; want an error before writing", err, called)
+	}
+}
+
+// TestWriteFileAtomicLongFile writes a file of several writeback chunks, in
+// pieces of odd sizes: the writeback started along the way leaves the
+// content as written.
+func TestWriteFileAtomicLongFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "report.csv")
+	piece := make([]byte, 1<<20+7)
+	for i := range piece {
+		piece[i] = byte('a' + i%26)
+	}
+	const pieces = 2*writebackChunk/(1<<20) + 3
+	err := WriteFileAtomic(path, 0o600, func(w io.Writer) error {
+		for i := 0; i < pieces; i++ {
+			if _, err := w.Write(piece[:len(piece)-i%5]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	for i := 0; i < pieces; i++ {
+		want = append(want, piece[:len(piece)-i%5]...)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("the file holds %d bytes, not the %d written", len(got), len(want))
 	}
 }

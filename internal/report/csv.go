@@ -121,9 +121,14 @@ func (cw *csvWriter) Write(r Row) error {
 	b = strconv.AppendInt(b, int64(r.Attempts), 10)
 	b = append(b, ',')
 	b = appendCSVCell(b, r.RequestID)
-	for _, v := range cw.place(r.Fields) {
+	if r.Encoded != nil {
 		b = append(b, ',')
-		b = appendCSVCell(b, v)
+		b = append(b, r.Encoded...)
+	} else {
+		for _, v := range cw.place(r.Fields) {
+			b = append(b, ',')
+			b = appendCSVCell(b, v)
+		}
 	}
 	b = append(b, '\n')
 	cw.buf = b
@@ -185,6 +190,10 @@ func (cw *csvWriter) Close() error {
 	}
 	return cw.flush()
 }
+
+// AppendCSVCell appends s as one cell of a CSV report, as the CSV Writer
+// writes a cell: Neutralise(s), quoted as encoding/csv quotes it.
+func AppendCSVCell(dst []byte, s string) []byte { return appendCSVCell(dst, s) }
 
 // appendCSVCell appends Neutralise(s) as one field of a record, as
 // encoding/csv's Writer (Comma ',', UseCRLF false) writes it, without

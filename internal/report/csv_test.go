@@ -195,3 +195,43 @@ func BenchmarkCSVWrite(b *testing.B) {
 type nopWriter struct{}
 
 func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// A row whose input cells come encoded is written as the same row with
+// its Fields; the JSONL writer ignores Encoded.
+func TestCSVEncodedCellsAreTheFieldsCells(t *testing.T) {
+	cells := csvCells()
+	columns := []string{"a", "b", "c"}
+	var plain, encoded []Row
+	for i, c := range cells {
+		r := Row{Line: i + 2, Status: profile.StatusValid, ErrorMessage: c,
+			Fields: fields("a", c, "b", cells[(i+1)%len(cells)], "c", cells[(i+7)%len(cells)])}
+		plain = append(plain, r)
+		var enc []byte
+		for j, f := range r.Fields {
+			if j > 0 {
+				enc = append(enc, ',')
+			}
+			enc = AppendCSVCell(enc, f.Value)
+		}
+		r.Encoded = enc
+		encoded = append(encoded, r)
+	}
+	if got, want := writeCSV(t, columns, encoded), referenceCSV(t, columns, plain); !bytes.Equal(got, want) {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	var a, b bytes.Buffer
+	for i, w := range []Writer{NewJSONL(&a), NewJSONL(&b)} {
+		rows := [][]Row{plain, encoded}[i]
+		for _, r := range rows {
+			if err := w.Write(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatal("the JSONL writer wrote Encoded")
+	}
+}

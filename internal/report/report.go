@@ -26,6 +26,12 @@ type Row struct {
 	RequestID     string
 	// Fields are the input's own columns (CSV) or keys (JSONL), verbatim and in input order.
 	Fields []profile.Field
+	// Encoded, when not nil, is what the CSV writer writes for the input
+	// columns, in their place: a cell for each, in the writer's order,
+	// separated by commas, each as AppendCSVCell writes it. The CSV writer
+	// then ignores Fields; the JSONL writer ignores Encoded. It lets a
+	// caller render cells where it has them at hand, or in parallel.
+	Encoded []byte
 }
 
 // Writer writes report rows. Implementations are safe for concurrent use.
