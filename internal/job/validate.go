@@ -56,7 +56,11 @@ type ValidateResult struct {
 // checked is a row read and validated, on its way to the duplicate check
 // and the report.
 type checked struct {
-	rec  reader.Record
+	rec reader.Record
+	// vals, for a CSV record read by NextRaw, are its values (the batch's),
+	// which the checking goroutine maps to rec.Request; nil otherwise.
+	vals []string
+	raw  bool // read by NextRaw: rec.Fields is nil, vals holds the values
 	p    *profile.Problem
 	key  uint64 // the hash of the identity of a row that passed validation
 	body string // the create body of a row that passed validation, unless encoded
@@ -71,6 +75,9 @@ type checked struct {
 // Batches go round: read, checked, written, then read into again.
 type batch struct {
 	rows   []checked
+	vals   []string      // the values of the raw rows
+	rooms  []reader.Room // where the raw rows' requests keep their strings
+	ready  chan struct{} // a checking goroutine is done with the batch
 	bodies []byte
 	ends   []int    // where each row's body ends in bodies
 	keys   []uint64 // the identity hashes of the valid rows
@@ -80,6 +87,14 @@ type batch struct {
 // encodeCells lets Validate render a CSV report's cells beside the check;
 // tests turn it off to compare with the report writer's own rendering.
 var encodeCells = true
+
+// readRaw lets Validate read a CSV export with NextRaw, mapping its records
+// in the checking goroutines; tests turn it off to compare with Next.
+var readRaw = true
+
+// checkers is how many goroutines check batches at once: the reading and
+// the writing goroutine each take less than the check of a row.
+var checkers = 2
 
 // RequestColumn is the column of validate's report, after the report's own
 // columns and before the input's, that holds the JSON body run would send
@@ -141,9 +156,14 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 		}
 		return maphash.String(byContent, r.Identity())
 	}
-	first, firstErr := cfg.Input.Next()
+	raw := readRaw && cfg.Input.Format() == reader.FormatCSV
+	var first reader.Record
+	var firstErr error
+	if !raw {
+		first, firstErr = cfg.Input.Next()
+	}
 	inputColumns := cfg.Input.Columns()
-	if inputColumns == nil && firstErr == nil {
+	if inputColumns == nil && firstErr == nil && !raw {
 		for _, f := range first.Fields {
 			inputColumns = append(inputColumns, f.Name)
 		}
@@ -151,14 +171,23 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 	columns, renamedAs := requestColumns(inputColumns)
 	// fields puts the request first among a row's fields, into out; a JSONL
 	// line's own key of that name is renamed, as the CSV header's is.
-	fields := func(out []profile.Field, body string, in []profile.Field) []profile.Field {
+	fields := func(out []profile.Field, body string, c *checked) []profile.Field {
 		out = append(out[:0], profile.Field{Name: RequestColumn, Value: body})
 		renamed := false
-		for _, f := range in {
+		add := func(f profile.Field) {
 			if f.Name == RequestColumn && !renamed {
 				f.Name, renamed = renamedAs, true
 			}
 			out = append(out, f)
+		}
+		if c.raw {
+			for i, v := range c.vals {
+				add(profile.Field{Name: inputColumns[i], Value: v})
+			}
+		} else {
+			for _, f := range c.rec.Fields {
+				add(f)
+			}
 		}
 		return out
 	}
@@ -200,10 +229,16 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 			}
 		}
 		c.mid = len(b.cells)
-		if c.rec.CSV != "" {
+		switch {
+		case c.rec.CSV != "":
 			b.cells = append(b.cells, ',')
 			b.cells = append(b.cells, c.rec.CSV...)
-		} else {
+		case c.raw:
+			for _, v := range c.vals {
+				b.cells = append(b.cells, ',')
+				b.cells = report.AppendCSVCell(b.cells, v)
+			}
+		default:
 			for _, f := range c.rec.Fields {
 				b.cells = append(b.cells, ',')
 				b.cells = report.AppendCSVCell(b.cells, f.Value)
@@ -216,8 +251,12 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 		b.bodies, b.ends, b.keys, b.cells = b.bodies[:0], b.ends[:0], b.keys[:0], b.cells[:0]
 		for i := range b.rows {
 			c := &b.rows[i]
+			if c.raw && c.p == nil {
+				// A raw row's values are the header's columns, in order.
+				c.rec.Request, c.p = cfg.Input.Map(c.vals, &b.rooms[i])
+			}
 			switch {
-			case encode && inOrder(c.rec.Fields):
+			case encode && (c.raw || inOrder(c.rec.Fields)):
 				encodeRow(b, c)
 			case c.p == nil:
 				b.bodies, c.p = c.rec.Request.AppendValidBody(b.bodies, cfg.Version, now)
@@ -262,7 +301,7 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 		}
 		switch {
 		case !c.encoded:
-			scratch = fields(scratch, body, rec.Fields)
+			scratch = fields(scratch, body, c)
 			row.Fields = scratch
 		case p == nil:
 			row.Encoded = b.cells[c.from:c.to]
@@ -277,21 +316,34 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 		if err != nil {
 			return err
 		}
-		const inFlight = 2 // batches waiting at each hand-over
+		// Batches go to the checking goroutines in one queue and to the
+		// writing goroutine, in input order, in another; the writer waits
+		// for each to be checked.
+		inFlight := 2 + checkers // batches waiting at each hand-over
 		toCheck, toWrite := make(chan *batch, inFlight), make(chan *batch, inFlight)
-		free := make(chan *batch, 2*inFlight+3) // every batch there can be
-		var g errgroup.Group
-		g.Go(func() error {
-			defer close(toWrite)
-			for b := range toCheck {
-				check(b)
-				toWrite <- b
+		free := make(chan *batch, inFlight+3) // every batch there can be
+		newBatch := func() *batch {
+			b := &batch{rows: make([]checked, 0, validateBatch), ready: make(chan struct{}, 1)}
+			if raw {
+				b.vals = make([]string, 0, validateBatch*len(inputColumns))
+				b.rooms = make([]reader.Room, validateBatch)
 			}
-			return nil
-		})
+			return b
+		}
+		var g errgroup.Group
+		for range checkers {
+			g.Go(func() error {
+				for b := range toCheck {
+					check(b)
+					b.ready <- struct{}{}
+				}
+				return nil
+			})
+		}
 		g.Go(func() error {
 			var werr error
 			for b := range toWrite {
+				<-b.ready
 				seen.Prefetch(b.keys)
 				for i := range b.rows {
 					c := &b.rows[i]
@@ -306,15 +358,38 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 					reader.Recycle(c.rec.Request.Metadata)
 					*c = checked{}
 				}
-				b.rows = b.rows[:0]
+				b.rows, b.vals = b.rows[:0], b.vals[:0]
 				free <- b
 			}
 			return errors.Join(werr, rw.Close())
 		})
+		send := func(b *batch) {
+			toCheck <- b
+			toWrite <- b
+		}
 		readErr := func() error {
+			defer close(toWrite)
 			defer close(toCheck)
-			b := &batch{rows: make([]checked, 0, validateBatch)}
-			for rec, recErr := first, firstErr; recErr != io.EOF; rec, recErr = cfg.Input.Next() {
+			b := newBatch()
+			next := func() (checked, error) {
+				if !raw {
+					rec, err := cfg.Input.Next()
+					return checked{rec: rec, p: rec.Problem}, err
+				}
+				r, err := cfg.Input.NextRaw()
+				c := checked{rec: reader.Record{Line: r.Line, CSV: r.CSV, Problem: r.Problem}, p: r.Problem}
+				if r.Values != nil {
+					from := len(b.vals)
+					b.vals = append(b.vals, r.Values...)
+					c.vals, c.raw = b.vals[from:len(b.vals):len(b.vals)], true
+				}
+				return c, err
+			}
+			c, recErr := checked{rec: first, p: first.Problem}, firstErr
+			if raw {
+				c, recErr = next()
+			}
+			for ; recErr != io.EOF; c, recErr = next() {
 				if recErr != nil {
 					return fmt.Errorf("reading the input after record %d: %w", res.Rows, recErr)
 				}
@@ -322,18 +397,18 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 					return fmt.Errorf("interrupted: %w", context.Cause(ctx))
 				}
 				res.Rows++
-				b.rows = append(b.rows, checked{rec: rec, p: rec.Problem})
+				b.rows = append(b.rows, c)
 				if len(b.rows) == validateBatch {
-					toCheck <- b
+					send(b)
 					select {
 					case b = <-free:
 					default:
-						b = &batch{rows: make([]checked, 0, validateBatch)}
+						b = newBatch()
 					}
 				}
 			}
 			if len(b.rows) > 0 {
-				toCheck <- b
+				send(b)
 			}
 			return nil
 		}()

@@ -522,3 +522,54 @@ func TestValidateEncodedCellsAreTheWritersCells(t *testing.T) {
 		}
 	}
 }
+
+// A CSV export read with NextRaw, its records mapped in the checking
+// goroutines, one or several, gives the report Next gives, byte for byte,
+// in either report format, over batches of rows of every kind.
+func TestValidateMapsInTheCheckingGoroutinesAsNextDoes(t *testing.T) {
+	var in strings.Builder
+	in.WriteString("external_id,name,relationship,metadata.plan,request,country\n")
+	kinds := []string{
+		"u-%d,Ada,external,pro,r,GB\n",
+		"u-%d,\"Lovelace, \"\"Ada\"\"\",resold,\"a,b\",,UK\n",
+		"u-%d,Ann,bogus,,,\n",
+		"u-%d,Ann\n",
+		"u-%d,\"bad\"quote,,,,\n",
+		"u-%d,\"two\nlines\",internal,,\u2028,\n",
+		",,,,,\n",
+		"u-1,again,external,,,\n",
+	}
+	for i := range 3*validateBatch + 17 {
+		fmt.Fprintf(&in, kinds[i%len(kinds)], i)
+	}
+	defer func() { readRaw, checkers = true, 2 }()
+	for _, format := range []string{report.FormatCSV, report.FormatJSONL} {
+		for _, v := range []profile.Version{profile.DefaultVersion, profile.VersionGA} {
+			var reports [][]byte
+			for _, c := range []struct {
+				raw      bool
+				checkers int
+			}{{false, 1}, {true, 1}, {true, 2}, {true, 3}} {
+				readRaw, checkers = c.raw, c.checkers
+				rd, err := reader.Open(strings.NewReader(in.String()), reader.Options{Format: reader.FormatCSV, Version: v})
+				if err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(t.TempDir(), "report."+format)
+				if _, err := Validate(context.Background(), ValidateConfig{Input: rd, Version: v, ReportPath: path, ReportFormat: format}); err != nil {
+					t.Fatal(err)
+				}
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				reports = append(reports, b)
+			}
+			for i := 1; i < len(reports); i++ {
+				if !bytes.Equal(reports[i], reports[0]) {
+					t.Errorf("%s report, %s: case %d differs from Next's:\n%s\nNext's:\n%s", format, v, i, reports[i], reports[0])
+				}
+			}
+		}
+	}
+}

@@ -221,17 +221,79 @@ func (r *Reader) parse(sp span) ([]string, error) {
 }
 
 func (r *Reader) nextCSV() (Record, error) {
+	raw, err := r.nextRaw()
+	if err != nil || raw.Values == nil {
+		return Record{Line: raw.Line, Problem: raw.Problem}, err
+	}
+	// One allocation holds the fields and, past their capacity where no
+	// append can reach, the strings the request points to.
+	n := len(r.header)
+	all := r.fieldSpace(n + len(newSlots()))
+	fields := all[:n:n]
+	for i, name := range r.header {
+		fields[i] = profile.Field{Name: name, Value: raw.Values[i]}
+	}
+	out := Record{Line: raw.Line, Fields: fields, CSV: raw.CSV, Problem: raw.Problem}
+	if out.Problem == nil {
+		out.Request, out.Problem = r.request(raw.Values, slots(all[n:]))
+	}
+	return out, nil
+}
+
+// Raw is a CSV record read and split into its fields, the filters applied,
+// but not yet mapped to a request: what NextRaw returns and Map maps. Its
+// Values are reused by the next NextRaw; the strings in them are the
+// record's own.
+type Raw struct {
+	// Line is the 1-based physical line on which the record starts.
+	Line int
+	// Values are the record's fields, one for each header column in order
+	// (a record with more is cut, one with fewer completed with ""), as
+	// Record.Fields' values; nil when the record could not be split.
+	Values []string
+	// CSV is Record.CSV.
+	CSV string
+	// Problem is set when the record cannot be mapped: it could not be
+	// split, or it does not have as many fields as the header. Map is
+	// not called for it.
+	Problem *profile.Problem
+}
+
+// NextRaw is Next for a CSV export, without the mapping: the record split,
+// for Map to map, which is safe to call on other goroutines while NextRaw
+// reads on. Next is NextRaw then Map. It returns io.EOF after the last
+// record; for a JSONL export, an error: its records are mapped as they are
+// parsed (use Next).
+func (r *Reader) NextRaw() (Raw, error) {
+	if r.format != FormatCSV {
+		return Raw{}, errors.New("reader: NextRaw reads CSV only")
+	}
+	if r.err != nil {
+		return Raw{}, r.err
+	}
+	raw, err := r.nextRaw()
+	if err != nil {
+		r.err = err
+	} else {
+		r.read.Add(1)
+		r.pos.Store(r.src.n - int64(r.raw.Buffered()))
+	}
+	return raw, err
+}
+
+// nextRaw reads the next CSV record that the filters keep.
+func (r *Reader) nextRaw() (Raw, error) {
 	if r.header == nil {
-		return Record{}, io.EOF
+		return Raw{}, io.EOF
 	}
 	sp, err := r.nextSpan()
 	for err == nil {
 		if sp.tooLong {
-			return Record{Line: sp.line, Problem: tooLong(r.max)}, nil
+			return Raw{Line: sp.line, Problem: tooLong(r.max)}, nil
 		}
 		rec, perr := r.parse(sp)
 		if perr == nil {
-			if out, ok := r.csvRecord(sp.line, rec); ok {
+			if out, ok := r.csvRaw(sp.line, rec); ok {
 				return out, nil
 			}
 			r.filtered.Add(1)
@@ -239,14 +301,14 @@ func (r *Reader) nextCSV() (Record, error) {
 			continue
 		}
 		if pe := parseError(perr); pe != nil {
-			return Record{Line: sp.line, Problem: &profile.Problem{Rule: RuleCSVSyntax, Message: syntaxMessage(pe, sp)}}, nil
+			return Raw{Line: sp.line, Problem: &profile.Problem{Rule: RuleCSVSyntax, Message: syntaxMessage(pe, sp)}}, nil
 		}
 		if perr != errBlank {
-			return Record{}, perr
+			return Raw{}, perr
 		}
 		sp, err = r.nextSpan()
 	}
-	return Record{}, err
+	return Raw{}, err
 }
 
 // csvRow is a CSV record as a source reads it.
@@ -263,34 +325,48 @@ func (c csvRow) cell(name string) cell {
 	return cell{text: c.rec[i], found: true}
 }
 
-// csvRecord turns one parsed record into a Record; ok is false when the
-// filters drop it.
-func (r *Reader) csvRecord(line int, rec []string) (out Record, ok bool) {
+// csvRaw turns one parsed record into a Raw; ok is false when the filters
+// drop it.
+func (r *Reader) csvRaw(line int, rec []string) (out Raw, ok bool) {
 	n := len(r.header)
-	if len(rec) == n && len(r.where.conds) > 0 && !r.where.keep(csvRow{r.plan.index, rec}) {
-		return Record{}, false
+	if len(rec) == n {
+		if len(r.where.conds) > 0 && !r.where.keep(csvRow{r.plan.index, rec}) {
+			return Raw{}, false
+		}
+		return Raw{Line: line, Values: rec, CSV: r.canonical}, true
 	}
-	// One allocation holds the fields and, past their capacity where no
-	// append can reach, the strings the request points to.
-	all := r.fieldSpace(n + len(newSlots()))
-	fields := all[:n:n]
-	for i, name := range r.header {
-		fields[i].Name = name
+	vals := r.padded[:0]
+	for i := range n {
+		v := ""
 		if i < len(rec) {
-			fields[i].Value = rec[i]
+			v = rec[i]
 		}
+		vals = append(vals, v)
 	}
-	out = Record{Line: line, Fields: fields}
-	if len(rec) != n {
-		out.Problem = &profile.Problem{
-			Rule:    RuleFieldCount,
-			Message: fmt.Sprintf("%d fields, the header has %d", len(rec), n),
-		}
-		return out, true
+	r.padded = vals
+	return Raw{Line: line, Values: vals, Problem: &profile.Problem{
+		Rule:    RuleFieldCount,
+		Message: fmt.Sprintf("%d fields, the header has %d", len(rec), n),
+	}}, true
+}
+
+// Room holds the strings of the request Map returns, which point into it:
+// the caller keeps it for as long as the request is used, and may then
+// hand it to Map again. Its zero value is ready.
+type Room struct {
+	s [(nScalar + 1) / 2]profile.Field
+}
+
+// Map maps a record NextRaw returned without a Problem, its Values, to a
+// request, or the problem that keeps it from being one, as Next does. The
+// request's strings are kept in room (nil: a new one). Map only reads
+// what Open set up, so several goroutines may call it at once, and while
+// NextRaw reads on.
+func (r *Reader) Map(values []string, room *Room) (profile.Request, *profile.Problem) {
+	if room == nil {
+		room = new(Room)
 	}
-	out.CSV = r.canonical
-	out.Request, out.Problem = r.request(fields, slots(all[n:]))
-	return out, true
+	return r.request(values, slots(room.s[:]))
 }
 
 // fieldSlab is how many Fields fieldSpace allocates at once: one
@@ -309,14 +385,14 @@ func (r *Reader) fieldSpace(k int) []profile.Field {
 	return out
 }
 
-// request maps a record with as many fields as the header to a request.
-// Its strings are those of fields, which the record owns; rec is reused by
-// the next read.
-func (r *Reader) request(fields []profile.Field, sl slots) (profile.Request, *profile.Problem) {
+// request maps a record with as many values as the header has columns to
+// a request, whose strings are those of values or kept in sl. It only reads
+// the reader's plan, so it is safe for concurrent use (Map).
+func (r *Reader) request(values []string, sl slots) (profile.Request, *profile.Problem) {
 	var req profile.Request
 	var p parts
 	for _, c := range r.plan.cols {
-		if v := fields[c.col].Value; v != "" {
+		if v := values[c.col]; v != "" {
 			if prob := p.put(c.kind, v, r.header[c.col]); prob != nil {
 				return profile.Request{}, prob
 			}
@@ -325,7 +401,7 @@ func (r *Reader) request(fields []profile.Field, sl slots) (profile.Request, *pr
 	var metaVals []profile.Field // computed metadata keys: Name is the key
 	var metaFrom []string
 	if len(r.computed) > 0 {
-		rw := fieldRow{index: r.plan.index, fields: fields}
+		rw := csvRow{index: r.plan.index, rec: values}
 		for i := range r.computed {
 			mf := &r.computed[i]
 			v, ok, prob := mf.src.eval(mf.field, rw)
@@ -347,9 +423,9 @@ func (r *Reader) request(fields []profile.Field, sl slots) (profile.Request, *pr
 	}
 	hasJSON := false
 	jsonName := ""
-	if col := r.plan.metadata; col >= 0 && fields[col].Value != "" {
+	if col := r.plan.metadata; col >= 0 && values[col] != "" {
 		jsonName = r.header[col]
-		m, prob := metadataCell(fields[col].Value, jsonName)
+		m, prob := metadataCell(values[col], jsonName)
 		if prob != nil {
 			return profile.Request{}, prob
 		}
@@ -369,7 +445,7 @@ func (r *Reader) request(fields []profile.Field, sl slots) (profile.Request, *pr
 	set := keys[:0]
 	var prob *profile.Problem
 	for _, mc := range r.plan.metaKeys {
-		v := fields[mc.col].Value
+		v := values[mc.col]
 		if v == "" {
 			continue
 		}
@@ -413,20 +489,6 @@ func settle(md map[string]string, set []string) map[string]string {
 		}
 	}
 	return md
-}
-
-// fieldRow is a CSV record, as owned by its Record, as a source reads it.
-type fieldRow struct {
-	index  map[string]int
-	fields []profile.Field
-}
-
-func (f fieldRow) cell(name string) cell {
-	i, ok := f.index[name]
-	if !ok {
-		return cell{}
-	}
-	return cell{text: f.fields[i].Value, found: true}
 }
 
 // conflict reports a metadata key set both by its own column (or key) and by

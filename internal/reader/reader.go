@@ -167,6 +167,7 @@ type Reader struct {
 	spans    []fieldSpan
 	unquoted []byte
 	fields   []string
+	padded   []string // the values of a record with too few or too many fields
 	// canonical is the record splitFields split last, when its fields
 	// are written as Record.CSV says; "" otherwise.
 	canonical string
@@ -312,3 +313,6 @@ func tooLong(max int) *profile.Problem {
 		Message: fmt.Sprintf("record is longer than %s; it was skipped", sizeText(max)),
 	}
 }
+
+// Format returns the format being read.
+func (r *Reader) Format() Format { return r.format }
