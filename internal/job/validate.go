@@ -61,6 +61,7 @@ type checked struct {
 	// which the checking goroutine maps to rec.Request; nil otherwise.
 	vals []string
 	raw  bool // read by NextRaw: rec.Fields is nil, vals holds the values
+	utf8 bool // raw, and its request's strings are valid UTF-8 (reader.Raw.ValidUTF8)
 	p    *profile.Problem
 	key  uint64 // the hash of the identity of a row that passed validation
 	body string // the create body of a row that passed validation, unless encoded
@@ -254,6 +255,9 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 			if c.raw && c.p == nil {
 				// A raw row's values are the header's columns, in order.
 				c.rec.Request, c.p = cfg.Input.Map(c.vals, &b.rooms[i])
+				if c.utf8 {
+					c.rec.Request = c.rec.Request.WithValidUTF8()
+				}
 			}
 			switch {
 			case encode && (c.raw || inOrder(c.rec.Fields)):
@@ -381,7 +385,7 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 				if r.Values != nil {
 					from := len(b.vals)
 					b.vals = append(b.vals, r.Values...)
-					c.vals, c.raw = b.vals[from:len(b.vals):len(b.vals)], true
+					c.vals, c.raw, c.utf8 = b.vals[from:len(b.vals):len(b.vals)], true, r.ValidUTF8
 				}
 				return c, err
 			}

@@ -529,6 +529,9 @@ func TestValidateEncodedCellsAreTheWritersCells(t *testing.T) {
 func TestValidateMapsInTheCheckingGoroutinesAsNextDoes(t *testing.T) {
 	var in strings.Builder
 	in.WriteString("external_id,name,relationship,metadata.plan,request,country\n")
+	// Kinds of rows, in turn: each rule of the reader and of the check,
+	// invalid UTF-8 in a field that feeds the request and in one that
+	// does not.
 	kinds := []string{
 		"u-%d,Ada,external,pro,r,GB\n",
 		"u-%d,\"Lovelace, \"\"Ada\"\"\",resold,\"a,b\",,UK\n",
@@ -538,6 +541,11 @@ func TestValidateMapsInTheCheckingGoroutinesAsNextDoes(t *testing.T) {
 		"u-%d,\"two\nlines\",internal,,\u2028,\n",
 		",,,,,\n",
 		"u-1,again,external,,,\n",
+		"u-%d,Bad \xff name,external,,,\n",
+		"u-%d,Ann,external,bad \xff plan,,\n",
+		"u-%d\xfe,Ann,external,,,\n",
+		"u-%d,Ann,external,pro,stray \xff byte,FR\n",
+		"u-%d,\"Zoë \"\"Ø\"\"\",external,ü,,\xffR\n",
 	}
 	for i := range 3*validateBatch + 17 {
 		fmt.Fprintf(&in, kinds[i%len(kinds)], i)
@@ -551,7 +559,7 @@ func TestValidateMapsInTheCheckingGoroutinesAsNextDoes(t *testing.T) {
 				checkers int
 			}{{false, 1}, {true, 1}, {true, 2}, {true, 3}} {
 				readRaw, checkers = c.raw, c.checkers
-				rd, err := reader.Open(strings.NewReader(in.String()), reader.Options{Format: reader.FormatCSV, Version: v})
+				rd, err := reader.Open(strings.NewReader(in.String()), reader.Options{Format: reader.FormatCSV, Version: v, Encoding: reader.EncodingUTF8})
 				if err != nil {
 					t.Fatal(err)
 				}

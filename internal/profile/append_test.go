@@ -185,3 +185,27 @@ func BenchmarkAppendBody(b *testing.B) {
 		buf = r.AppendBody(buf[:0], DefaultVersion)
 	}
 }
+
+// A request marked as holding valid UTF-8 is judged and rendered as it is
+// unmarked, every rule but that one still checked.
+func TestWithValidUTF8ChangesNothingForValidText(t *testing.T) {
+	long := strings.Repeat("é", MaxName+1)
+	s := func(v string) *string { return &v }
+	now := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	for _, r := range []Request{
+		{ExternalID: s("u-1"), Name: s("Zoë <Ø>"), Metadata: map[string]string{"plan": "pro", "ключ": "значение"}},
+		{Name: s(long)},
+		{ExternalID: s("")},
+		{Metadata: map[string]string{"k": strings.Repeat("ü", MaxMetadataValue+1)}},
+		{Name: s("Ann"), Relationship: s("bogus")},
+		{Name: s("Ann"), Country: s("UK"), NameHash: s("")},
+	} {
+		for _, v := range []Version{DefaultVersion, VersionGA} {
+			b1, p1 := r.AppendValidBodyDoubled(nil, v, now)
+			b2, p2 := r.WithValidUTF8().AppendValidBodyDoubled(nil, v, now)
+			if string(b1) != string(b2) || (p1 == nil) != (p2 == nil) || p1 != nil && *p1 != *p2 {
+				t.Errorf("%s, %+v: marked %s %v, unmarked %s %v", v, r, b2, p2, b1, p1)
+			}
+		}
+	}
+}

@@ -55,6 +55,8 @@ type Request struct {
 
 	// digested: the values are hashes (see Digest), never sent.
 	digested bool
+	// validUTF8: every string is known to be valid UTF-8 (WithValidUTF8).
+	validUTF8 bool
 }
 
 // TrustGrant is one entry of a profile's trust_grants.

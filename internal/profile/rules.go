@@ -103,22 +103,32 @@ func ValidateAt(r Request, v Version, now time.Time) *Problem {
 	return validate(r, v, now, nil)
 }
 
+// WithValidUTF8 returns r marked as holding only valid UTF-8 strings, as
+// the caller has made sure (a reader that checked a whole record at once):
+// ValidateAt and AppendValidBody then skip that check, field by field.
+// Marking a request that holds invalid UTF-8 would let it pass as valid.
+func (r Request) WithValidUTF8() Request {
+	r.validUTF8 = true
+	return r
+}
+
 // validate is ValidateAt; pairs, when not nil, are r.Metadata's keys and
 // values already sorted (sortedMetadata).
 func validate(r Request, v Version, now time.Time, pairs []keyValue) *Problem {
+	known := r.validUTF8
 	if r.ExternalID != nil {
 		var p *Problem
 		if v.hasExternalID() {
-			p = checkString("external_id", *r.ExternalID, MaxExternalID, RuleExternalIDEmpty, RuleExternalIDTooLong)
+			p = checkStringUTF8("external_id", *r.ExternalID, MaxExternalID, RuleExternalIDEmpty, RuleExternalIDTooLong, known)
 		} else {
-			p = checkString("reference_id", *r.ExternalID, MaxExternalID, RuleReferenceIDEmpty, RuleReferenceIDTooLong)
+			p = checkStringUTF8("reference_id", *r.ExternalID, MaxExternalID, RuleReferenceIDEmpty, RuleReferenceIDTooLong, known)
 		}
 		if p != nil {
 			return p
 		}
 	}
 	if r.Name != nil {
-		if p := checkString("name", *r.Name, MaxName, RuleNameEmpty, RuleNameTooLong); p != nil {
+		if p := checkStringUTF8("name", *r.Name, MaxName, RuleNameEmpty, RuleNameTooLong, known); p != nil {
 			return p
 		}
 	}
@@ -126,7 +136,7 @@ func validate(r Request, v Version, now time.Time, pairs []keyValue) *Problem {
 		return p
 	}
 	if pairs != nil {
-		if p := checkPairs(pairs); p != nil {
+		if p := checkPairs(pairs, known); p != nil {
 			return p
 		}
 	} else if p := checkMetadata(r.Metadata); p != nil {
@@ -179,7 +189,7 @@ func checkMetadata(md map[string]string) *Problem {
 		return problem(RuleMetadataTooManyKeys, "metadata", "%d keys, at most %d allowed", len(md), MaxMetadataKeys)
 	}
 	var small [MaxMetadataKeys]keyValue
-	return checkPairs(sortedMetadata(md, &small))
+	return checkPairs(sortedMetadata(md, &small), false)
 }
 
 // keyValue is one metadata key and its value.
@@ -207,11 +217,12 @@ func sortedMetadata(md map[string]string, small *[MaxMetadataKeys]keyValue) []ke
 }
 
 // checkPairs checks metadata keys and values, in key order; the field a
-// problem names, metadata.KEY, is made only for a problem.
-func checkPairs(pairs []keyValue) *Problem {
+// problem names, metadata.KEY, is made only for a problem. known: every
+// string is valid UTF-8.
+func checkPairs(pairs []keyValue, known bool) *Problem {
 	for _, kv := range pairs {
 		k := kv.k
-		if !utf8.ValidString(k) {
+		if !known && !utf8.ValidString(k) {
 			return problem(RuleInvalidUTF8, "metadata", "a key is not valid UTF-8")
 		}
 		if k == "" {
@@ -222,7 +233,7 @@ func checkPairs(pairs []keyValue) *Problem {
 				return problem(RuleMetadataKeyTooLong, "metadata."+k, "key is %d characters, at most %d allowed", n, MaxMetadataKey)
 			}
 		}
-		if f, n := stringFaultOf(kv.v, MaxMetadataValue); f != stringFine {
+		if f, n := stringFaultOfUTF8(kv.v, MaxMetadataValue, known); f != stringFine {
 			return f.problem("metadata."+k, n, MaxMetadataValue, RuleMetadataValueEmpty, RuleMetadataValueTooLong)
 		}
 	}
@@ -235,40 +246,40 @@ func checkDetails(r Request, v Version, now time.Time) *Problem {
 		r.AccountStatus == nil && r.EntityType == nil {
 		return nil
 	}
-	if p := checkDetail(v, "country", r.Country); p != nil {
+	if p := checkDetail(v, "country", r.Country, r.validUTF8); p != nil {
 		return p
 	} else if r.Country != nil {
 		if p := checkCountry(*r.Country); p != nil {
 			return p
 		}
 	}
-	if p := checkDetail(v, "email_hash", r.EmailHash); p != nil {
+	if p := checkDetail(v, "email_hash", r.EmailHash, r.validUTF8); p != nil {
 		return p
 	} else if r.EmailHash != nil {
-		if p := checkString("email_hash", *r.EmailHash, MaxHash, RuleEmailHashEmpty, RuleEmailHashTooLong); p != nil {
+		if p := checkStringUTF8("email_hash", *r.EmailHash, MaxHash, RuleEmailHashEmpty, RuleEmailHashTooLong, r.validUTF8); p != nil {
 			return p
 		}
 	}
-	if p := checkDetail(v, "name_hash", r.NameHash); p != nil {
+	if p := checkDetail(v, "name_hash", r.NameHash, r.validUTF8); p != nil {
 		return p
 	} else if r.NameHash != nil {
-		if p := checkString("name_hash", *r.NameHash, MaxHash, RuleNameHashEmpty, RuleNameHashTooLong); p != nil {
+		if p := checkStringUTF8("name_hash", *r.NameHash, MaxHash, RuleNameHashEmpty, RuleNameHashTooLong, r.validUTF8); p != nil {
 			return p
 		}
 	}
-	if p := checkDetail(v, "onboarded_at", r.OnboardedAt); p != nil {
+	if p := checkDetail(v, "onboarded_at", r.OnboardedAt, r.validUTF8); p != nil {
 		return p
 	} else if r.OnboardedAt != nil {
 		if p := checkOnboardedAt(*r.OnboardedAt, now); p != nil {
 			return p
 		}
 	}
-	if p := checkDetail(v, "account_status", r.AccountStatus); p != nil {
+	if p := checkDetail(v, "account_status", r.AccountStatus, r.validUTF8); p != nil {
 		return p
 	} else if r.AccountStatus != nil && !slices.Contains(AccountStatuses(), AccountStatus(*r.AccountStatus)) {
 		return checkWord("account_status", *r.AccountStatus, words(AccountStatuses()), RuleAccountStatusInvalid)
 	}
-	if p := checkDetail(v, "entity_type", r.EntityType); p != nil {
+	if p := checkDetail(v, "entity_type", r.EntityType, r.validUTF8); p != nil {
 		return p
 	} else if r.EntityType != nil && !slices.Contains(EntityTypes(), EntityType(*r.EntityType)) {
 		return checkWord("entity_type", *r.EntityType, words(EntityTypes()), RuleEntityTypeInvalid)
@@ -278,14 +289,14 @@ func checkDetails(r Request, v Version, now time.Time) *Problem {
 
 // checkDetail checks what every detail given must be: part of contract v,
 // and valid UTF-8.
-func checkDetail(v Version, field string, value *string) *Problem {
+func checkDetail(v Version, field string, value *string, known bool) *Problem {
 	if value == nil {
 		return nil
 	}
 	if !v.Accepts(field) {
 		return problem(RuleNotInVersion, field, "not part of %s; send it with --api ga, or leave the column out", v.Contract())
 	}
-	if !utf8.ValidString(*value) {
+	if !known && !utf8.ValidString(*value) {
 		return problem(RuleInvalidUTF8, field, "not valid UTF-8")
 	}
 	return nil
@@ -314,8 +325,10 @@ func checkOnboardedAt(s string, now time.Time) *Problem {
 	return nil
 }
 
-func checkString(field, v string, max int, emptyRule, longRule string) *Problem {
-	if f, n := stringFaultOf(v, max); f != stringFine {
+// checkStringUTF8 checks a string field of at most max characters; known:
+// v is valid UTF-8.
+func checkStringUTF8(field, v string, max int, emptyRule, longRule string, known bool) *Problem {
+	if f, n := stringFaultOfUTF8(v, max, known); f != stringFine {
 		return f.problem(field, n, max, emptyRule, longRule)
 	}
 	return nil
@@ -331,13 +344,14 @@ const (
 	stringTooLong
 )
 
-// stringFaultOf checks a string field of at most max characters: valid
+// stringFaultOfUTF8 checks a string field of at most max characters: valid
 // UTF-8, not empty, not too long; n is its length in characters when it is
 // too long. A string of at most max bytes is never too long, so most are
 // not counted.
-func stringFaultOf(v string, max int) (f stringFault, n int) {
+// known: v is valid UTF-8, as the caller made sure.
+func stringFaultOfUTF8(v string, max int, known bool) (f stringFault, n int) {
 	switch {
-	case !utf8.ValidString(v):
+	case !known && !utf8.ValidString(v):
 		return stringNotUTF8, 0
 	case v == "":
 		return stringEmpty, 0

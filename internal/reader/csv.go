@@ -164,6 +164,9 @@ func (r *Reader) planCSV(index map[string]int) error {
 			r.plan.cols = append(r.plan.cols, colFeed{col: i, kind: f.kind})
 		}
 	}
+	// The strings of a request are then the record's values, or words
+	// and hashes: valid UTF-8 when the values are.
+	r.keepsUTF8 = len(r.computed) == 0 && r.plan.metadata < 0
 	r.anyField = len(r.plan.cols) > 0 || r.plan.metadata >= 0 || len(r.plan.metaKeys) > 0 || len(r.computed) > 0
 	return nil
 }
@@ -204,7 +207,7 @@ func (r *Reader) parse(sp span) ([]string, error) {
 	if sp.split || r.splitFields(sp.text) {
 		return r.fields, nil
 	}
-	r.canonical = ""
+	r.canonical, r.validUTF8 = "", false
 	r.gate.b = sp.text
 	r.gate.drained = false
 	r.fed += int64(len(sp.text))
@@ -253,6 +256,10 @@ type Raw struct {
 	Values []string
 	// CSV is Record.CSV.
 	CSV string
+	// ValidUTF8: every value is valid UTF-8, and so is every string of the
+	// request Map makes of them, which may then be marked so
+	// (profile.Request.WithValidUTF8) and spared the check field by field.
+	ValidUTF8 bool
 	// Problem is set when the record cannot be mapped: it could not be
 	// split, or it does not have as many fields as the header. Map is
 	// not called for it.
@@ -333,7 +340,7 @@ func (r *Reader) csvRaw(line int, rec []string) (out Raw, ok bool) {
 		if len(r.where.conds) > 0 && !r.where.keep(csvRow{r.plan.index, rec}) {
 			return Raw{}, false
 		}
-		return Raw{Line: line, Values: rec, CSV: r.canonical}, true
+		return Raw{Line: line, Values: rec, CSV: r.canonical, ValidUTF8: r.validUTF8 && r.keepsUTF8}, true
 	}
 	vals := r.padded[:0]
 	for i := range n {

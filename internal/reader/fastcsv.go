@@ -34,6 +34,9 @@ func (r *Reader) splitFields(text []byte) (ok bool) {
 	if bytes.IndexByte(body, '\r') >= 0 {
 		return false // csv turns CRLF within a record into LF, and drops a CR before the end of input
 	}
+	// Fields cut at ASCII bytes out of valid UTF-8, or with a quote taken
+	// out, are valid UTF-8: one check of the record serves them all.
+	r.validUTF8 = utf8.Valid(body)
 	delim := r.delim
 	spans := r.spans[:0]
 	doubled := false

@@ -171,6 +171,8 @@ type Reader struct {
 	// canonical is the record splitFields split last, when its fields
 	// are written as Record.CSV says; "" otherwise.
 	canonical string
+	validUTF8 bool            // the record splitFields split last is valid UTF-8
+	keepsUTF8 bool            // Map's strings are valid UTF-8 when the values are (Raw.ValidUTF8)
 	slab      []profile.Field // what fieldSpace has not handed out yet
 
 	version  profile.Version
