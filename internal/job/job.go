@@ -155,6 +155,8 @@ type runner struct {
 	offsetOK bool
 	recErr   error
 	dups     []state.Duplicate
+
+	own own // the profiles this run recorded as created, for its sweep
 }
 
 // Run provisions every row of the input. stop ends dispatching (first
@@ -497,6 +499,9 @@ func (r *runner) settle(stop context.Context) func(worker.Done) {
 			o.ErrorType, o.ErrorMessage = "", ""
 			r.noteOffset(res.Profile.CreatedAt.Sub(d.Sending))
 			r.record(o)
+			if !r.cfg.Dry {
+				r.own.add(d.Identity, res.Profile.ID)
+			}
 			r.finish(profile.StatusCreated)
 		case res.Kind == client.Unknown:
 			o.Status = profile.StatusPending
@@ -688,6 +693,7 @@ func (r *runner) reconcileBatch(stop context.Context, rec *reconcile.Reconciler,
 				"identity", p.Identity, "user_profile_id", oldest.ID)
 		}
 		r.record(o)
+		r.own.add(p.Identity, oldest.ID)
 		r.reconciled.Add(1)
 		r.done(p, profile.StatusCreated)
 	}

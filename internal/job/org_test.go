@@ -239,3 +239,29 @@ func TestCatchUpOfAQuietOrgIsOnePage(t *testing.T) {
 		t.Errorf("a quiet night listed %d pages (the one after the bulk load %d); want 2: one catch-up page, one sweep page", third, second)
 	}
 }
+
+// The sweep skips the lookup of a profile only when this run recorded that
+// very id under that very identity: a second profile of the identity, or
+// the id listed under another identity, is still looked up.
+func TestOwnKnowsOnlyWhatTheRunRecorded(t *testing.T) {
+	p := func(id, ext string) profile.Profile { return profile.Profile{ID: id, ExternalID: profile.Str(ext)} }
+	var o own
+	if o.has(p("uprof_1", "u1")) {
+		t.Fatal("an empty set knows a profile")
+	}
+	o.add("external_id:u1", "uprof_1")
+	o.add("external_id:u2", "") // no id: nothing to know
+	for _, tc := range []struct {
+		p    profile.Profile
+		want bool
+	}{
+		{p("uprof_1", "u1"), true},
+		{p("uprof_2", "u1"), false}, // a duplicate of u1
+		{p("uprof_1", "u2"), false}, // the id under another identity
+		{p("", "u2"), false},
+	} {
+		if got := o.has(tc.p); got != tc.want {
+			t.Errorf("has(%s, %s) = %v, want %v", tc.p.ID, *tc.p.ExternalID, got, tc.want)
+		}
+	}
+}
