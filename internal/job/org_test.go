@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -263,5 +264,48 @@ func TestOwnKnowsOnlyWhatTheRunRecorded(t *testing.T) {
 		if got := o.has(tc.p); got != tc.want {
 			t.Errorf("has(%s, %s) = %v, want %v", tc.p.ID, *tc.p.ExternalID, got, tc.want)
 		}
+	}
+}
+
+// A run warns about external_ids that differ only by case or surrounding
+// spaces, and the filter that spares the query when there are none has no
+// false negatives.
+func TestVariantsAreWarnedAbout(t *testing.T) {
+	for _, tc := range []struct {
+		csv  string
+		warn bool
+	}{
+		{"external_id,name\nada,Ada\n ADA ,Ada\nbob,Bob\n", true},
+		{"external_id,name\nada,Ada\nbob,Bob\n", false},
+		{"external_id,name\nada,Ada\nada,Ada again\n", false}, // the same id twice is a duplicate row, not a variant
+	} {
+		var logs strings.Builder
+		rd, err := reader.Open(strings.NewReader(tc.csv), reader.Options{Format: reader.FormatCSV})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		_, err = Run(ctx, ctx, Config{Input: rd, InputName: "variants.csv", Store: openStore(t), API: &memOrg{}, Pacer: noPacer{}, Concurrency: 2,
+			MaxAttempts: 2, Settle: time.Millisecond, Timeout: time.Second, Progress: nopProgress{}, Target: "org",
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(logs.String(), "differ only by case"); got != tc.warn {
+			t.Errorf("%q: warned %v, want %v\n%s", tc.csv, got, tc.warn, logs.String())
+		}
+	}
+
+	f := newFoldedIDs()
+	for i := range 100000 {
+		f.add(fmt.Sprintf("user-%d", i))
+	}
+	clean := !f.maybe
+	f.add(" USER-77")
+	if !f.maybe {
+		t.Error("a folded id seen before was not noticed")
+	}
+	if !clean {
+		t.Log("a false positive among 100000 distinct ids (only runs the query)")
 	}
 }
