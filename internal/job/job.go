@@ -74,8 +74,10 @@ type Config struct {
 	Concurrency int
 	MaxAttempts int
 	MaxFailures int // stop after more failed rows than this; 0 = no budget
-	// Batch is how many rows are marked pending in one commit before any of
-	// them is sent, and how many parked rows trigger a reconciliation pass.
+	// Batch is how many rows, at least, are marked pending in one commit
+	// before any of them is sent (up to maxBatches times as many while the
+	// workers have rows queued), and how many parked rows trigger a
+	// reconciliation pass.
 	Batch int
 	// Settle is how long after an unknown outcome the reconciliation waits
 	// before listing, so a request still being processed has finished.
@@ -199,10 +201,10 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 	}
 	stopCtx, cancel := context.WithCancelCause(stop)
 	defer cancel(nil)
-	// The task queue holds up to two batches, so the workers have rows to
-	// send while the producer admits and commits the next batch.
+	// The task queue holds up to two of the largest batches, so the workers
+	// have rows to send while the producer admits and commits the next one.
 	r := &runner{cfg: cfg, run: run, in: in, log: cfg.Logger, now: cfg.Now, stop: cancel, started: cfg.Now(),
-		tasks:    make(chan worker.Task, max(cfg.Concurrency, 2*cfg.Batch)),
+		tasks:    make(chan worker.Task, max(cfg.Concurrency, 2*maxBatches*cfg.Batch)),
 		outcomes: make(chan state.Outcome, 4*cfg.Batch), recorded: make(chan struct{})}
 	go r.recordLoop()
 
@@ -278,7 +280,15 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 	leftover := false // a row an earlier run left pending has been seen
 	noID := 0         // valid rows without an external_id
 	folded := newFoldedIDs()
-	batch := make([]worker.Task, 0, r.cfg.Batch)
+	batch := make([]worker.Task, 0, maxBatches*r.cfg.Batch)
+	// full says when to commit the batch and hand it out: when it is as
+	// large as it may be, or at least Batch rows and the workers are about
+	// to run out of rows. A commit (an fsync, and every page the batch
+	// touched written again) is what a row costs most after its request,
+	// so while the workers have rows queued the producer admits more.
+	full := func() bool {
+		return len(batch) == cap(batch) || (len(batch) >= r.cfg.Batch && len(r.tasks) < r.cfg.Concurrency)
+	}
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -345,7 +355,7 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 			}
 			r.open.Add(1)
 			batch = append(batch, t)
-			if len(batch) == cap(batch) {
+			if full() {
 				if err := flush(); err != nil {
 					return seq, abandon(err)
 				}
@@ -353,7 +363,7 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 		case d.Send:
 			r.open.Add(1)
 			batch = append(batch, worker.Task{Seq: seq, Line: rec.Line, Identity: rec.Request.Identity(), Request: rec.Request})
-			if len(batch) == cap(batch) {
+			if full() {
 				if err := flush(); err != nil {
 					return seq, abandon(err)
 				}
@@ -386,7 +396,7 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 		seq, err = r.absentees(stop, seq, func(t worker.Task) error {
 			r.open.Add(1)
 			batch = append(batch, t)
-			if len(batch) == cap(batch) {
+			if full() {
 				return flush()
 			}
 			return nil
@@ -464,6 +474,9 @@ func asciiLower(s string) string {
 	}
 	return string(b)
 }
+
+// maxBatches is how many times Batch rows one commit may mark pending.
+const maxBatches = 4
 
 // park queues a row for reconciliation; unknownSince is when its outcome
 // became unknown to this process.
