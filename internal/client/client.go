@@ -121,6 +121,10 @@ func New(cfg Config) (*Client, error) {
 		option.WithAPIKey(cfg.APIKey),
 		option.WithHTTPClient(&http.Client{Transport: transport}),
 		option.WithMaxRetries(0),
+		// provision registers no OpenTelemetry provider: the SDK would look
+		// up the registered one (a no-op) and start a span that records
+		// nothing, on every request.
+		option.WithoutOpenTelemetry(),
 	}
 	if beta := cfg.Version.Beta(); beta != "" {
 		opts = append(opts, option.WithHeader("anthropic-beta", beta))
