@@ -119,7 +119,7 @@ func New(cfg Config) (*Client, error) {
 		option.WithoutEnvironmentDefaults(),
 		option.WithBaseURL(cfg.BaseURL),
 		option.WithAPIKey(cfg.APIKey),
-		option.WithHTTPClient(&http.Client{Transport: transport}),
+		option.WithHTTPClient(sender{transport}),
 		option.WithMaxRetries(0),
 		// provision registers no OpenTelemetry provider: the SDK would look
 		// up the registered one (a no-op) and start a span that records
@@ -137,6 +137,15 @@ func New(cfg Config) (*Client, error) {
 	}
 	return &Client{sdk: anthropic.NewClient(opts...), timeout: timeout, key: cfg.APIKey, version: cfg.Version}, nil
 }
+
+// sender hands each request to the transport as it is. An http.Client
+// would follow redirects, and to be ready to, copy every request's headers
+// first (a few microseconds a request); the API does not redirect, and a
+// create must not be sent on to another place, or turned into a GET by a
+// 303: do takes any answer outside 2xx that is not an API error as a refusal.
+type sender struct{ rt http.RoundTripper }
+
+func (s sender) Do(req *http.Request) (*http.Response, error) { return s.rt.RoundTrip(req) }
 
 // CheckBaseURL refuses a base URL that would send the key in clear text to
 // another machine: http:// is allowed only to a loopback address.
@@ -247,10 +256,19 @@ func (c *Client) do(ctx context.Context, method, path string, body any, decode f
 	var raw *http.Response
 	var content []byte
 	err := c.sdk.Execute(ctx, method, path, body, &content, option.WithResponseInto(&raw))
-	if err == nil {
+	var res Result
+	switch {
+	case err == nil && raw != nil && raw.StatusCode/100 != 2:
+		// A redirect (or any answer under 400 but not 2xx): the request
+		// was not processed here, so nothing was created.
+		res = Result{Kind: ClassifyStatus(raw.StatusCode, raw.Header.Get("x-should-retry")), ErrorType: "http_" + strconv.Itoa(raw.StatusCode),
+			Message: fmt.Sprintf("%d %s: the API answered with a redirect to %q; check --base-url", raw.StatusCode, http.StatusText(raw.StatusCode), raw.Header.Get("Location"))}
+	case err == nil:
 		err = decodeJSON(raw, content, decode)
+		fallthrough
+	default:
+		res = Classify(err, wrote.Load())
 	}
-	res := Classify(err, wrote.Load())
 	if raw != nil {
 		res.Header = raw.Header
 		if res.RequestID == "" {

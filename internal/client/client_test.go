@@ -104,6 +104,16 @@ func TestCreateOutcomes(t *testing.T) {
 			conn.Close()
 		}, Unknown, "connection_error"},
 		{"timeout", func(w http.ResponseWriter, r *http.Request) { time.Sleep(400 * time.Millisecond) }, Unknown, "timeout"},
+		// A redirect is not followed: a create is not sent on elsewhere, or
+		// turned into a GET whose list would read as a profile without an id.
+		{"303", func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/v1/user_profiles" || r.Method != http.MethodPost {
+				w.Header().Set("content-type", "application/json")
+				_, _ = w.Write([]byte(`{"data":[],"next_page":null}`))
+				return
+			}
+			http.Redirect(w, r, "/elsewhere", http.StatusSeeOther)
+		}, Rejected, "http_303"},
 		// A 2xx that cannot be read may have created the profile: unknown.
 		{"2xx not JSON", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("content-type", "text/html")
