@@ -91,6 +91,11 @@ type Config struct {
 	Progress    report.Progress
 	Logger      *slog.Logger
 	Now         func() time.Time
+	// Settled, when set, is called once every row of the run is recorded
+	// and committed, just before the sweep, which runs on beside whatever
+	// it starts (the report, read from the state). Only a sweep that finds
+	// duplicates changes the run's rows after that: Result.Marked.
+	Settled func(state.Run)
 }
 
 // Result is how a run ended.
@@ -105,6 +110,9 @@ type Result struct {
 	// by the catch-up at the start or the sweep at the end.
 	Duplicates []state.Duplicate
 	Strays     int // pending entries of rows no longer in the export, reconciled
+	// Marked: the sweep found duplicates and marked the run's rows for
+	// them, after Settled was called.
+	Marked bool
 }
 
 // parked is a row waiting for a reconciliation pass. Its profile is not
@@ -263,7 +271,13 @@ func Run(stop, send context.Context, cfg Config) (Result, error) {
 		return res, r.recErr
 	}
 	if res.Stopped == "" && !cfg.Dry {
-		if err := r.sweep(stopCtx); err != nil {
+		if cfg.Settled != nil {
+			cfg.Settled(run)
+		}
+		n := len(r.dups)
+		err := r.sweep(stopCtx)
+		res.Marked = len(r.dups) > n
+		if err != nil {
 			res.Stopped = "sweep: " + err.Error()
 			res.Fatal = errors.Is(err, reconcile.ErrFatal)
 		}

@@ -309,3 +309,44 @@ func TestVariantsAreWarnedAbout(t *testing.T) {
 		t.Log("a false positive among 100000 distinct ids (only runs the query)")
 	}
 }
+
+// Settled is called once every row is recorded, before the sweep; Marked
+// says whether the sweep changed a row after it.
+func TestSettledComesBeforeTheSweep(t *testing.T) {
+	for _, tc := range []struct {
+		org    API
+		marked bool
+	}{
+		{&memOrg{}, false},
+		{twinOrg{&memOrg{}}, true}, // every create makes a second profile: the sweep marks the row
+	} {
+		st := openStore(t)
+		rd, err := reader.Open(strings.NewReader("external_id,name\nu1,One\nu2,Two\n"), reader.Options{Format: reader.FormatCSV})
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls := 0
+		var atSettled []profile.Status
+		ctx := context.Background()
+		res, err := Run(ctx, ctx, Config{Input: rd, InputName: "settled.csv", Store: st, API: tc.org, Pacer: noPacer{}, Concurrency: 2,
+			MaxAttempts: 2, Settle: time.Millisecond, Timeout: time.Second, Progress: nopProgress{}, Target: "org",
+			Settled: func(run state.Run) {
+				calls++
+				if err := st.EachRow(ctx, run.ID, func(r state.ReportRow) error {
+					atSettled = append(atSettled, r.Status)
+					return nil
+				}); err != nil {
+					t.Error(err)
+				}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if calls != 1 || len(atSettled) != 2 || atSettled[0] != profile.StatusCreated || atSettled[1] != profile.StatusCreated {
+			t.Errorf("Settled called %d times, rows then %v; want once, both created", calls, atSettled)
+		}
+		if res.Marked != tc.marked || len(res.Duplicates) != map[bool]int{false: 0, true: 2}[tc.marked] {
+			t.Errorf("marked %v with %d duplicates, want %v", res.Marked, len(res.Duplicates), tc.marked)
+		}
+	}
+}
