@@ -402,10 +402,18 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 	if noID > 0 {
 		r.log.Warn("rows without an external_id are identified by their content: a changed row is then another user", "rows", noID)
 	}
-	if r.cfg.Sync && stop.Err() == nil {
-		if err := flush(); err != nil {
-			return seq, abandon(err)
+	// Every input row is on its way before the check of the whole run, so
+	// it no longer holds the last batch back. A sync's absent profiles,
+	// which are no rows of the export, come after it.
+	if err := flush(); err != nil {
+		return seq, abandon(err)
+	}
+	if r.run.Resumed || folded.maybe {
+		if groups, err := r.cfg.Store.Variants(context.Background(), r.run.ID, 5); err == nil && len(groups) > 0 {
+			r.log.Warn("external_ids that differ only by case or surrounding spaces are different users to the API", "examples", fmt.Sprint(groups))
 		}
+	}
+	if r.cfg.Sync && stop.Err() == nil {
 		var err error
 		seq, err = r.absentees(stop, seq, func(t worker.Task) error {
 			r.open.Add(1)
@@ -422,17 +430,7 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 	if err := flush(); err != nil {
 		return seq, abandon(err)
 	}
-	if err := r.cfg.Store.Commit(); err != nil {
-		return seq, err
-	}
-	// Every row is on its way: the check of the whole run no longer holds
-	// the last batch back.
-	if r.run.Resumed || folded.maybe {
-		if groups, err := r.cfg.Store.Variants(context.Background(), r.run.ID, 5); err == nil && len(groups) > 0 {
-			r.log.Warn("external_ids that differ only by case or surrounding spaces are different users to the API", "examples", fmt.Sprint(groups))
-		}
-	}
-	return seq, nil
+	return seq, r.cfg.Store.Commit()
 }
 
 // foldedIDs is a Bloom filter of the run's external_ids as the state's
@@ -787,7 +785,9 @@ func (r *runner) reconcileBatch(stop context.Context, rec *reconcile.Reconciler,
 				"identity", p.Identity, "user_profile_id", oldest.ID)
 		}
 		r.record(o)
-		r.own.add(p.Identity, oldest.ID)
+		if !r.cfg.Dry {
+			r.own.add(p.Identity, oldest.ID)
+		}
 		r.reconciled.Add(1)
 		r.done(p, profile.StatusCreated)
 	}
