@@ -146,7 +146,8 @@ func (r *runner) list(ctx context.Context, all bool, since time.Time, known func
 }
 
 // ownCap bounds the profiles of a run that its sweep knows without a
-// lookup: 16 bytes each. A larger run's sweep looks the rest up.
+// lookup (a 16-byte key each: a few MiB at most). A larger run's sweep
+// looks the rest up.
 const ownCap = 1 << 18
 
 // own is what this run recorded as created: a hash of each identity with
@@ -188,12 +189,6 @@ func (o *own) add(identity, id string) {
 
 // has reports whether p is a profile this run recorded under p's identity.
 func (o *own) has(p profile.Profile) bool {
-	o.mu.Lock()
-	n := len(o.set)
-	o.mu.Unlock()
-	if n == 0 {
-		return false
-	}
 	k := ownKey(p.Request().Identity(), p.ID)
 	o.mu.Lock()
 	defer o.mu.Unlock()
