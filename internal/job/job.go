@@ -438,15 +438,16 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 // lower case, as SQLite's trim and lower do). Two ids that differ only so
 // fold alike, so when no folded id may have been seen before, the run has
 // no such pair and the query (a GROUP BY over every row of the run, 0.2 s
-// at 20k rows) is not needed. A false positive only runs it. 1 MiB, so
-// memory stays flat; past a few hundred thousand ids the query runs anyway.
+// at 20k rows) is not needed. A false positive only runs it. 512 KiB, so
+// memory stays flat; past about a hundred thousand ids the query runs
+// more often than not.
 type foldedIDs struct {
 	seed  maphash.Seed
 	bits  []uint64
 	maybe bool // an id may fold like an earlier one
 }
 
-const foldedBits = 1 << 23
+const foldedBits = 1 << 22
 
 func newFoldedIDs() *foldedIDs {
 	return &foldedIDs{seed: maphash.MakeSeed(), bits: make([]uint64, foldedBits/64)}
