@@ -285,7 +285,7 @@ cost_case() {
 	S=$(median <<<"$sdk")
 	printf '(b) client cost, unlimited emulator:   provision run %s rows/s (%s rows, --concurrency 16)   [runs:%s]\n' "$(num "$P" %.0f)" "$COST_ROWS" "$prov"
 	printf '(b)                                    SDK loop, 16 goroutines %s rows/s   [runs:%s]\n' "$(num "$S" %.0f)" "$sdk"
-	result "(b) run vs SDK loop" "provision / SDK loop" "$(num "$(calc "$P / $S")" %.3f)" ">=" 0.5
+	result "(b) run vs SDK loop" "provision / SDK loop" "$(num "$(calc "$P / $S")" %.3f)" ">=" 0.8
 	if [ -n "$crl" ]; then
 		C=$(median <<<"$crl")
 		printf '(b)                                    xargs -P16 curl %s rows/s (%s rows)   [runs:%s]\n' "$(num "$C" %.0f)" "$CURL_ROWS" "$crl"

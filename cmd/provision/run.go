@@ -54,8 +54,23 @@ func runCommand(stop, send context.Context, c command, args []string, ios stream
 	}()
 	defer acknowledgeStop(stop, ios, log)()
 	started := time.Now()
-	res, runErr := job.Run(stop, sendCtx, o.jobConfig(in, st, api, gov, prog, log))
+	cfg := o.jobConfig(in, st, api, gov, prog, log)
+	// The report is read from the state once every row is recorded, while
+	// the sweep lists the org; it is read again only if the sweep marked
+	// duplicates. Not for stdout, which would get it twice.
+	var early chan error
+	if o.reportPath != "-" {
+		cfg.Settled = func(run state.Run) {
+			early = make(chan error, 1)
+			go func() { early <- renderReport(context.Background(), st, run, o.reportPath, o.reportFormat, ios.out) }()
+		}
+	}
+	res, runErr := job.Run(stop, sendCtx, cfg)
 	prog.Close()
+	rendered := false
+	if early != nil {
+		rendered = <-early == nil && !res.Marked
+	}
 	if res.Run.ID == 0 {
 		// Nothing was begun: no report to write. The error says why.
 		if runErr == nil {
@@ -74,8 +89,10 @@ func runCommand(stop, send context.Context, c command, args []string, ios stream
 	if res.Fatal {
 		stopped = fmt.Sprintf("%s; check %s", stopped, o.keySource)
 	}
-	if err := renderReport(context.Background(), st, res.Run, o.reportPath, o.reportFormat, ios.out); err != nil {
-		return err
+	if !rendered {
+		if err := renderReport(context.Background(), st, res.Run, o.reportPath, o.reportFormat, ios.out); err != nil {
+			return err
+		}
 	}
 	counts, errTypes, err := st.Counts(context.Background(), res.Run.ID)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -118,8 +119,12 @@ func New(cfg Config) (*Client, error) {
 		option.WithoutEnvironmentDefaults(),
 		option.WithBaseURL(cfg.BaseURL),
 		option.WithAPIKey(cfg.APIKey),
-		option.WithHTTPClient(&http.Client{Transport: transport}),
+		option.WithHTTPClient(sender{transport}),
 		option.WithMaxRetries(0),
+		// provision registers no OpenTelemetry provider: the SDK would look
+		// up the registered one (a no-op) and start a span that records
+		// nothing, on every request.
+		option.WithoutOpenTelemetry(),
 	}
 	if beta := cfg.Version.Beta(); beta != "" {
 		opts = append(opts, option.WithHeader("anthropic-beta", beta))
@@ -132,6 +137,15 @@ func New(cfg Config) (*Client, error) {
 	}
 	return &Client{sdk: anthropic.NewClient(opts...), timeout: timeout, key: cfg.APIKey, version: cfg.Version}, nil
 }
+
+// sender hands each request to the transport as it is. An http.Client
+// would follow redirects, and to be ready to, copy every request's headers
+// first (a few microseconds a request); the API does not redirect, and a
+// create must not be sent on to another place, or turned into a GET by a
+// 303: do takes any answer outside 2xx that is not an API error as a refusal.
+type sender struct{ rt http.RoundTripper }
+
+func (s sender) Do(req *http.Request) (*http.Response, error) { return s.rt.RoundTrip(req) }
 
 // CheckBaseURL refuses a base URL that would send the key in clear text to
 // another machine: http:// is allowed only to a loopback address.
@@ -157,10 +171,21 @@ func CheckBaseURL(raw string) error {
 }
 
 // Create sends one create request, in the shape of the client's contract,
-// and classifies its outcome.
+// and classifies its outcome. The Profile of a created outcome holds only
+// ID and CreatedAt: that is all a create's outcome needs (the ledger keeps
+// what was sent, not what came back), and decoding only those two keys
+// costs a third of decoding the whole profile, on every row.
 func (c *Client) Create(ctx context.Context, req profile.Request) Result {
 	var p profile.Profile
-	res := c.do(ctx, http.MethodPost, "v1/user_profiles", req.Body(c.version), &p)
+	res := c.do(ctx, http.MethodPost, "v1/user_profiles", req.Body(c.version), func(b []byte) error {
+		var created struct {
+			ID        string    `json:"id"`
+			CreatedAt time.Time `json:"created_at"`
+		}
+		err := json.Unmarshal(b, &created)
+		p.ID, p.CreatedAt = created.ID, created.CreatedAt
+		return err
+	})
 	if res.Kind == Created {
 		res.Profile = p
 	}
@@ -172,7 +197,7 @@ func (c *Client) Create(ctx context.Context, req profile.Request) Result {
 // again, so the caller may retry an unknown outcome.
 func (c *Client) Update(ctx context.Context, id string, body any) Result {
 	var p profile.Profile
-	res := c.do(ctx, http.MethodPost, "v1/user_profiles/"+url.PathEscape(id), body, &p)
+	res := c.do(ctx, http.MethodPost, "v1/user_profiles/"+url.PathEscape(id), body, p.UnmarshalJSON)
 	if res.Kind == Created {
 		res.Profile = p
 	}
@@ -186,7 +211,7 @@ func (c *Client) Delete(ctx context.Context, id string) Result {
 		ID   string `json:"id"`
 		Type string `json:"type"`
 	}
-	res := c.do(ctx, http.MethodDelete, "v1/user_profiles/"+url.PathEscape(id), nil, &out)
+	res := c.do(ctx, http.MethodDelete, "v1/user_profiles/"+url.PathEscape(id), nil, func(b []byte) error { return json.Unmarshal(b, &out) })
 	if res.Status == http.StatusNotFound {
 		res.Kind, res.ErrorType, res.Message = Created, "", ""
 	}
@@ -210,11 +235,15 @@ func (c *Client) ListNewest(ctx context.Context, cursor string, limit int) (Page
 		q.Set("page", cursor)
 	}
 	var page Page
-	res := c.do(ctx, http.MethodGet, "v1/user_profiles?"+q.Encode(), nil, &page)
+	res := c.do(ctx, http.MethodGet, "v1/user_profiles?"+q.Encode(), nil, func(b []byte) error { return json.Unmarshal(b, &page) })
 	return page, res
 }
 
-func (c *Client) do(ctx context.Context, method, path string, body, into any) Result {
+// do sends one request and classifies its outcome; the body of a 2xx
+// answer goes to decode. The SDK hands the body over as bytes rather than
+// decoding it itself: its decoder scans a body twice before a type's own
+// UnmarshalJSON scans it twice again.
+func (c *Client) do(ctx context.Context, method, path string, body any, decode func([]byte) error) Result {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	// The SDK reports a transport error without saying whether the request
@@ -225,8 +254,21 @@ func (c *Client) do(ctx context.Context, method, path string, body, into any) Re
 		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
 	})
 	var raw *http.Response
-	err := c.sdk.Execute(ctx, method, path, body, into, option.WithResponseInto(&raw))
-	res := Classify(err, wrote.Load())
+	var content []byte
+	err := c.sdk.Execute(ctx, method, path, body, &content, option.WithResponseInto(&raw))
+	var res Result
+	switch {
+	case err == nil && raw != nil && raw.StatusCode/100 != 2:
+		// A redirect (or any answer under 400 but not 2xx): the request
+		// was not processed here, so nothing was created.
+		res = Result{Kind: ClassifyStatus(raw.StatusCode, raw.Header.Get("x-should-retry")), ErrorType: "http_" + strconv.Itoa(raw.StatusCode),
+			Message: fmt.Sprintf("%d %s: the API answered with a redirect to %q; check --base-url", raw.StatusCode, http.StatusText(raw.StatusCode), raw.Header.Get("Location"))}
+	case err == nil:
+		err = decodeJSON(raw, content, decode)
+		fallthrough
+	default:
+		res = Classify(err, wrote.Load())
+	}
 	if raw != nil {
 		res.Header = raw.Header
 		if res.RequestID == "" {
@@ -238,6 +280,23 @@ func (c *Client) do(ctx context.Context, method, path string, body, into any) Re
 	}
 	res.Message = c.redact(res.Message)
 	return res
+}
+
+// decodeJSON decodes a 2xx answer's body, which must be JSON, as the SDK
+// would have required. An answer that cannot be read is an error without an
+// API status, so Classify takes it as a transport error: unknown, since the
+// request was written.
+func decodeJSON(res *http.Response, content []byte, decode func([]byte) error) error {
+	if res != nil {
+		media, _, _ := mime.ParseMediaType(res.Header.Get("content-type"))
+		if !strings.Contains(media, "application/json") && !strings.HasSuffix(media, "+json") {
+			return fmt.Errorf("the answer is not JSON (content-type %q)", res.Header.Get("content-type"))
+		}
+	}
+	if err := decode(content); err != nil {
+		return fmt.Errorf("error parsing response json: %w", err)
+	}
+	return nil
 }
 
 // redact keeps the key out of any message, whatever a server or a library

@@ -104,6 +104,25 @@ func TestCreateOutcomes(t *testing.T) {
 			conn.Close()
 		}, Unknown, "connection_error"},
 		{"timeout", func(w http.ResponseWriter, r *http.Request) { time.Sleep(400 * time.Millisecond) }, Unknown, "timeout"},
+		// A redirect is not followed: a create is not sent on elsewhere, or
+		// turned into a GET whose list would read as a profile without an id.
+		{"303", func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/v1/user_profiles" || r.Method != http.MethodPost {
+				w.Header().Set("content-type", "application/json")
+				_, _ = w.Write([]byte(`{"data":[],"next_page":null}`))
+				return
+			}
+			http.Redirect(w, r, "/elsewhere", http.StatusSeeOther)
+		}, Rejected, "http_303"},
+		// A 2xx that cannot be read may have created the profile: unknown.
+		{"2xx not JSON", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("content-type", "text/html")
+			_, _ = w.Write([]byte(`<html>created</html>`))
+		}, Unknown, "connection_error"},
+		{"2xx cut short", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("content-type", "application/json")
+			_, _ = w.Write([]byte(`{"id":"uprof_x","created_at":`))
+		}, Unknown, "connection_error"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewServer(tc.handler)
@@ -116,7 +135,7 @@ func TestCreateOutcomes(t *testing.T) {
 			if res.Kind != tc.kind || res.ErrorType != tc.errType {
 				t.Fatalf("kind %v type %q (%s), want %v %q", res.Kind, res.ErrorType, res.Message, tc.kind, tc.errType)
 			}
-			if tc.kind == Created && res.Profile.ID != "uprof_x" {
+			if tc.kind == Created && (res.Profile.ID != "uprof_x" || !res.Profile.CreatedAt.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))) {
 				t.Errorf("profile %+v", res.Profile)
 			}
 			if strings.Contains(res.Message, key) {

@@ -1,10 +1,14 @@
 package job
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/provision/provision/internal/profile"
@@ -74,7 +78,7 @@ func (r *runner) readOrg(ctx context.Context) (int, error) {
 		r.log.Info("the ledger is empty and --no-adopt is set: the org is taken to hold none of these users")
 		return 0, nil
 	}
-	obs, ws, elapsed, err := r.list(ctx, full, mark.Add(-r.cfg.ClockMargin))
+	obs, ws, elapsed, err := r.list(ctx, full, mark.Add(-r.cfg.ClockMargin), nil)
 	what := "catch-up: listed the profiles created since the state last listed the org"
 	if full {
 		what = "adoption: listed the whole org"
@@ -94,7 +98,9 @@ func (r *runner) readOrg(ctx context.Context) (int, error) {
 // Date header of its first answer), since the ledger now knows every
 // profile visible then. Not the newest created_at: an org where nothing new
 // is made would then be listed back to its last bulk load every night.
-func (r *runner) list(ctx context.Context, all bool, since time.Time) (state.Observed, reconcile.WalkStats, time.Duration, error) {
+// known, when set, names profiles the ledger is known to map already: they
+// are counted but not looked up.
+func (r *runner) list(ctx context.Context, all bool, since time.Time, known func(profile.Profile) bool) (state.Observed, reconcile.WalkStats, time.Duration, error) {
 	var obs state.Observed
 	start := r.now()
 	w := r.walker()
@@ -106,12 +112,30 @@ func (r *runner) list(ctx context.Context, all bool, since time.Time) (state.Obs
 		}
 		clock(h, received)
 	}
+	var rest []profile.Profile
+	observe := func(page []profile.Profile) error {
+		if known != nil {
+			rest = rest[:0]
+			for _, p := range page {
+				if !known(p) {
+					rest = append(rest, p)
+					continue
+				}
+				obs.Listed++
+				if p.CreatedAt.After(obs.Newest) {
+					obs.Newest = p.CreatedAt
+				}
+			}
+			page = rest
+		}
+		return r.cfg.Store.Observe(page, &obs)
+	}
 	var ws reconcile.WalkStats
 	var err error
 	if all {
-		ws, err = w.Walk(ctx, func(page []profile.Profile) (bool, error) { return false, r.cfg.Store.Observe(page, &obs) })
+		ws, err = w.Walk(ctx, func(page []profile.Profile) (bool, error) { return false, observe(page) })
 	} else {
-		ws, err = w.Since(ctx, func() time.Time { return since }, func(page []profile.Profile) error { return r.cfg.Store.Observe(page, &obs) })
+		ws, err = w.Since(ctx, func() time.Time { return since }, observe)
 	}
 	if err == nil {
 		mark := began
@@ -123,6 +147,64 @@ func (r *runner) list(ctx context.Context, all bool, since time.Time) (state.Obs
 	return obs, ws, r.now().Sub(start), err
 }
 
+// ownCap bounds the profiles of a run that its sweep knows without a
+// lookup (16 bytes each: 2 MiB at most). A larger run's sweep looks the
+// rest up.
+const ownCap = 1 << 17
+
+// own is what this run recorded as created: a hash of each identity with
+// the id the ledger now maps it to. Its sweep lists every one of these
+// profiles again, and the ledger's answer for them is known (the same id:
+// nothing to do), so they need no lookup, which is most of a sweep's cost.
+// 128 bits of SHA-256 make a profile of another id or identity match an
+// entry by chance with a probability of n/2^128: never. The keys are
+// sorted once, when the sweep first asks: a slice holds them in a third
+// of a map's memory.
+type own struct {
+	mu     sync.Mutex
+	keys   [][16]byte
+	sorted bool
+}
+
+func ownKey(identity, id string) [16]byte {
+	h := sha256.New()
+	h.Write([]byte(identity))
+	h.Write([]byte{0})
+	h.Write([]byte(id))
+	var k [16]byte
+	copy(k[:], h.Sum(nil))
+	return k
+}
+
+func compareKeys(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) }
+
+// add notes that the ledger maps identity to the profile id.
+func (o *own) add(identity, id string) {
+	if id == "" {
+		return
+	}
+	k := ownKey(identity, id)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.keys) < ownCap {
+		o.keys = append(o.keys, k)
+		o.sorted = false
+	}
+}
+
+// has reports whether p is a profile this run recorded under p's identity.
+func (o *own) has(p profile.Profile) bool {
+	k := ownKey(p.Request().Identity(), p.ID)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.sorted {
+		slices.SortFunc(o.keys, compareKeys)
+		o.sorted = true
+	}
+	_, ok := slices.BinarySearchFunc(o.keys, k, compareKeys)
+	return ok
+}
+
 // sweep runs after the last outcome is recorded: it lists what was created
 // since the run's start (in server time, less the margin) and reports every
 // profile of an identity that the ledger maps to another id, on the run's
@@ -131,7 +213,7 @@ func (r *runner) list(ctx context.Context, all bool, since time.Time) (state.Obs
 func (r *runner) sweep(ctx context.Context) error {
 	off, _ := r.clockOffset()
 	since := r.run.Started.Add(off - r.cfg.ClockMargin)
-	obs, ws, elapsed, err := r.list(ctx, false, since)
+	obs, ws, elapsed, err := r.list(ctx, false, since, r.own.has)
 	r.log.Info("sweep: listed the profiles created since the run started", "pages", ws.Pages, "listed", ws.Listed,
 		"adopted", obs.Adopted, "duplicates", len(obs.Duplicates), "elapsed", elapsed.Round(time.Millisecond).String())
 	for _, d := range obs.Duplicates {
@@ -179,7 +261,7 @@ func Adopt(ctx context.Context, cfg Config) (state.Observed, error) {
 		return state.Observed{}, err
 	}
 	r := &runner{cfg: cfg, log: cfg.Logger, now: cfg.Now}
-	obs, ws, elapsed, err := r.list(ctx, true, time.Time{})
+	obs, ws, elapsed, err := r.list(ctx, true, time.Time{}, nil)
 	r.log.Info("adoption: listed the whole org", "pages", ws.Pages, "listed", ws.Listed, "adopted", obs.Adopted,
 		"duplicates", len(obs.Duplicates), "elapsed", elapsed.Round(time.Millisecond).String())
 	for _, d := range obs.Duplicates {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -237,5 +238,115 @@ func TestCatchUpOfAQuietOrgIsOnePage(t *testing.T) {
 	// its last listing; the one after, nothing.
 	if third != 2 {
 		t.Errorf("a quiet night listed %d pages (the one after the bulk load %d); want 2: one catch-up page, one sweep page", third, second)
+	}
+}
+
+// The sweep skips the lookup of a profile only when this run recorded that
+// very id under that very identity: a second profile of the identity, or
+// the id listed under another identity, is still looked up.
+func TestOwnKnowsOnlyWhatTheRunRecorded(t *testing.T) {
+	p := func(id, ext string) profile.Profile { return profile.Profile{ID: id, ExternalID: profile.Str(ext)} }
+	var o own
+	if o.has(p("uprof_1", "u1")) {
+		t.Fatal("an empty set knows a profile")
+	}
+	o.add("external_id:u1", "uprof_1")
+	o.add("external_id:u2", "") // no id: nothing to know
+	for _, tc := range []struct {
+		p    profile.Profile
+		want bool
+	}{
+		{p("uprof_1", "u1"), true},
+		{p("uprof_2", "u1"), false}, // a duplicate of u1
+		{p("uprof_1", "u2"), false}, // the id under another identity
+		{p("", "u2"), false},
+	} {
+		if got := o.has(tc.p); got != tc.want {
+			t.Errorf("has(%s, %s) = %v, want %v", tc.p.ID, *tc.p.ExternalID, got, tc.want)
+		}
+	}
+}
+
+// A run warns about external_ids that differ only by case or surrounding
+// spaces, and the filter that spares the query when there are none has no
+// false negatives.
+func TestVariantsAreWarnedAbout(t *testing.T) {
+	for _, tc := range []struct {
+		csv  string
+		warn bool
+	}{
+		{"external_id,name\nada,Ada\n ADA ,Ada\nbob,Bob\n", true},
+		{"external_id,name\nada,Ada\nbob,Bob\n", false},
+		{"external_id,name\nada,Ada\nada,Ada again\n", false}, // the same id twice is a duplicate row, not a variant
+	} {
+		var logs strings.Builder
+		rd, err := reader.Open(strings.NewReader(tc.csv), reader.Options{Format: reader.FormatCSV})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		_, err = Run(ctx, ctx, Config{Input: rd, InputName: "variants.csv", Store: openStore(t), API: &memOrg{}, Pacer: noPacer{}, Concurrency: 2,
+			MaxAttempts: 2, Settle: time.Millisecond, Timeout: time.Second, Progress: nopProgress{}, Target: "org",
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(logs.String(), "differ only by case"); got != tc.warn {
+			t.Errorf("%q: warned %v, want %v\n%s", tc.csv, got, tc.warn, logs.String())
+		}
+	}
+
+	f := newFoldedIDs()
+	for i := range 100000 {
+		f.add(fmt.Sprintf("user-%d", i))
+	}
+	clean := !f.maybe
+	f.add(" USER-77")
+	if !f.maybe {
+		t.Error("a folded id seen before was not noticed")
+	}
+	if !clean {
+		t.Log("a false positive among 100000 distinct ids (only runs the query)")
+	}
+}
+
+// Settled is called once every row is recorded, before the sweep; Marked
+// says whether the sweep changed a row after it.
+func TestSettledComesBeforeTheSweep(t *testing.T) {
+	for _, tc := range []struct {
+		org    API
+		marked bool
+	}{
+		{&memOrg{}, false},
+		{twinOrg{&memOrg{}}, true}, // every create makes a second profile: the sweep marks the row
+	} {
+		st := openStore(t)
+		rd, err := reader.Open(strings.NewReader("external_id,name\nu1,One\nu2,Two\n"), reader.Options{Format: reader.FormatCSV})
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls := 0
+		var atSettled []profile.Status
+		ctx := context.Background()
+		res, err := Run(ctx, ctx, Config{Input: rd, InputName: "settled.csv", Store: st, API: tc.org, Pacer: noPacer{}, Concurrency: 2,
+			MaxAttempts: 2, Settle: time.Millisecond, Timeout: time.Second, Progress: nopProgress{}, Target: "org",
+			Settled: func(run state.Run) {
+				calls++
+				if err := st.EachRow(ctx, run.ID, func(r state.ReportRow) error {
+					atSettled = append(atSettled, r.Status)
+					return nil
+				}); err != nil {
+					t.Error(err)
+				}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if calls != 1 || len(atSettled) != 2 || atSettled[0] != profile.StatusCreated || atSettled[1] != profile.StatusCreated {
+			t.Errorf("Settled called %d times, rows then %v; want once, both created", calls, atSettled)
+		}
+		if res.Marked != tc.marked || len(res.Duplicates) != map[bool]int{false: 0, true: 2}[tc.marked] {
+			t.Errorf("marked %v with %d duplicates, want %v", res.Marked, len(res.Duplicates), tc.marked)
+		}
 	}
 }

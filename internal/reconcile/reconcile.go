@@ -51,9 +51,83 @@ type WalkStats struct {
 
 // Walk calls fn with each page, newest first, until fn returns done, the
 // listing ends, or ctx ends. A failed list request is repeated (listing is
-// safe to repeat) with backoff, up to MaxErrors in a row.
+// safe to repeat) with backoff, up to MaxErrors in a row. The next page is
+// requested while fn handles this one, so the server renders a page while
+// the caller records the last; when fn returns done, that page is dropped.
 func (w *Walker) Walk(ctx context.Context, fn func(page []profile.Profile) (done bool, err error)) (WalkStats, error) {
+	return w.walk(ctx, nil, fn)
+}
+
+// Since walks the profiles created at or after since (server time), and
+// stops at the first older one. since is read as each page arrives.
+func (w *Walker) Since(ctx context.Context, since func() time.Time, fn func(page []profile.Profile) error) (WalkStats, error) {
+	cut := func(page []profile.Profile) ([]profile.Profile, bool) {
+		c := since()
+		for i, p := range page {
+			if p.CreatedAt.Before(c) {
+				return page[:i], true // newest first: everything after is older still
+			}
+		}
+		return page, false
+	}
+	return w.walk(ctx, cut, func(page []profile.Profile) (bool, error) { return false, fn(page) })
+}
+
+// fetched is one page, or why there is none.
+type fetched struct {
+	page client.Page
+	err  error
+}
+
+// walk pages through the listing: cut, when set, trims each page as it
+// arrives and says whether it is the last one wanted, so no page beyond it
+// is requested.
+func (w *Walker) walk(ctx context.Context, cut func([]profile.Profile) ([]profile.Profile, bool), fn func([]profile.Profile) (bool, error)) (WalkStats, error) {
 	var st WalkStats
+	fetchCtx, cancel := context.WithCancel(ctx)
+	next := make(chan fetched, 1)
+	pending := false // a page is being fetched: it is received before walk returns
+	fetch := func(cursor string) {
+		pending = true
+		go func() {
+			page, err := w.fetch(fetchCtx, cursor)
+			next <- fetched{page, err}
+		}()
+	}
+	defer func() {
+		cancel()
+		if pending {
+			<-next // no request of this walk outlives it
+		}
+	}()
+	fetch("")
+	for {
+		f := <-next
+		pending = false
+		if f.err != nil {
+			return st, f.err
+		}
+		st.Pages++
+		st.Listed += len(f.page.Data)
+		data := f.page.Data
+		last := f.page.NextPage == nil || *f.page.NextPage == ""
+		if cut != nil {
+			var stop bool
+			data, stop = cut(data)
+			last = last || stop
+		}
+		if !last {
+			fetch(*f.page.NextPage)
+		}
+		done, err := fn(data)
+		if err != nil || done || last {
+			return st, err
+		}
+	}
+}
+
+// fetch requests one page, repeating a failed request with backoff.
+func (w *Walker) fetch(ctx context.Context, cursor string) (client.Page, error) {
 	limit := w.PageSize
 	if limit <= 0 || limit > 100 {
 		limit = 100
@@ -66,10 +140,9 @@ func (w *Walker) Walk(ctx context.Context, fn func(page []profile.Profile) (done
 	if now == nil {
 		now = time.Now
 	}
-	cursor, failures := "", 0
-	for {
+	for failures := 0; ; {
 		if err := w.Pacer.Wait(ctx); err != nil {
-			return st, err
+			return client.Page{}, err
 		}
 		page, res := w.Lister.ListNewest(ctx, cursor, limit)
 		received := now()
@@ -78,42 +151,20 @@ func (w *Walker) Walk(ctx context.Context, fn func(page []profile.Profile) (done
 		if w.Clock != nil && res.Header != nil {
 			w.Clock(res.Header, received)
 		}
-		if res.Kind != client.Created {
-			if res.Kind == client.Fatal {
-				return st, fmt.Errorf("%w: %s", ErrFatal, res.Message)
-			}
-			failures++
-			if failures >= maxErrors || ctx.Err() != nil {
-				return st, fmt.Errorf("listing profiles failed %d times, last: %s", failures, res.Message)
-			}
-			if governor.Sleep(ctx, governor.Backoff(failures, 200*time.Millisecond, 10*time.Second, sig.RetryAfter, 0.5)) != nil {
-				return st, ctx.Err()
-			}
-			continue
+		if res.Kind == client.Created {
+			return page, nil
 		}
-		failures = 0
-		st.Pages++
-		st.Listed += len(page.Data)
-		done, err := fn(page.Data)
-		if err != nil || done || page.NextPage == nil || *page.NextPage == "" {
-			return st, err
+		if res.Kind == client.Fatal {
+			return client.Page{}, fmt.Errorf("%w: %s", ErrFatal, res.Message)
 		}
-		cursor = *page.NextPage
+		failures++
+		if failures >= maxErrors || ctx.Err() != nil {
+			return client.Page{}, fmt.Errorf("listing profiles failed %d times, last: %s", failures, res.Message)
+		}
+		if governor.Sleep(ctx, governor.Backoff(failures, 200*time.Millisecond, 10*time.Second, sig.RetryAfter, 0.5)) != nil {
+			return client.Page{}, ctx.Err()
+		}
 	}
-}
-
-// Since walks the profiles created at or after since (server time), and
-// stops at the first older one.
-func (w *Walker) Since(ctx context.Context, since func() time.Time, fn func(page []profile.Profile) error) (WalkStats, error) {
-	return w.Walk(ctx, func(page []profile.Profile) (bool, error) {
-		cut := since()
-		for i, p := range page {
-			if p.CreatedAt.Before(cut) {
-				return true, fn(page[:i]) // newest first: everything after is older still
-			}
-		}
-		return false, fn(page)
-	})
 }
 
 // Parked is a row whose create may or may not have made a profile.

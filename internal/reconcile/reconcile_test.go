@@ -122,3 +122,37 @@ func TestRunRetriesListErrorsAndStopsOnFatal(t *testing.T) {
 		t.Fatalf("refused credentials: %v", err)
 	}
 }
+
+// The next page is fetched while the last is handled, but never one past
+// the page where the window ends, nor after fn has stopped the walk.
+func TestWalkFetchesNoPageBeyondTheEnd(t *testing.T) {
+	base := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	var ps []profile.Profile
+	for i := 99; i >= 0; i-- {
+		ps = append(ps, profile.Profile{ID: fmt.Sprintf("uprof_%d", i), CreatedAt: base.Add(time.Duration(i) * time.Second)})
+	}
+	lister := &fakeLister{profiles: ps}
+	w := Walker{Lister: lister, Pacer: nopPacer{}, PageSize: 10}
+	seen := 0
+	st, err := w.Since(context.Background(), func() time.Time { return base.Add(55 * time.Second) }, func(page []profile.Profile) error {
+		seen += len(page)
+		return nil
+	})
+	if err != nil || seen != 45 || st.Pages != 5 || lister.calls != 5 {
+		t.Errorf("since: %d profiles, %+v, %d requests, %v; want 45 in 5 pages and 5 requests", seen, st, lister.calls, err)
+	}
+
+	lister = &fakeLister{profiles: ps}
+	w.Lister = lister
+	st, err = w.Walk(context.Background(), func(page []profile.Profile) (bool, error) { return false, nil })
+	if err != nil || st.Pages != 10 || st.Listed != 100 || lister.calls != 10 {
+		t.Errorf("walk: %+v, %d requests, %v; want 10 pages", st, lister.calls, err)
+	}
+
+	lister = &fakeLister{profiles: ps}
+	w.Lister = lister
+	st, err = w.Walk(context.Background(), func(page []profile.Profile) (bool, error) { return true, nil })
+	if err != nil || st.Pages != 1 || lister.calls > 2 {
+		t.Errorf("done after a page: %+v, %d requests, %v", st, lister.calls, err)
+	}
+}
