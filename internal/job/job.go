@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"log/slog"
 	"strings"
@@ -293,7 +292,6 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 	var seq int64
 	leftover := false // a row an earlier run left pending has been seen
 	noID := 0         // valid rows without an external_id
-	folded := newFoldedIDs()
 	batch := make([]worker.Task, 0, maxBatches*r.cfg.Batch)
 	// full says when to commit the batch and hand it out: when it is as
 	// large as it may be, or at least Batch rows and the workers are about
@@ -350,12 +348,8 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 			in.Problem = profile.ValidateFor(rec.Request, r.cfg.Version)
 		}
 		in.Sync = r.cfg.Sync
-		if rec.Request.ExternalID == nil {
-			if in.Problem == nil {
-				noID++
-			}
-		} else {
-			folded.add(*rec.Request.ExternalID)
+		if rec.Request.ExternalID == nil && in.Problem == nil {
+			noID++
 		}
 		d, err := r.cfg.Store.Admit(r.run.ID, in)
 		if err != nil {
@@ -408,10 +402,10 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 	if err := flush(); err != nil {
 		return seq, abandon(err)
 	}
-	if r.run.Resumed || folded.maybe {
-		if groups, err := r.cfg.Store.Variants(context.Background(), r.run.ID, 5); err == nil && len(groups) > 0 {
-			r.log.Warn("external_ids that differ only by case or surrounding spaces are different users to the API", "examples", fmt.Sprint(groups))
-		}
+	// The state noted, as it admitted the rows, ids whose folded form an
+	// earlier row had; with none, this reads nothing.
+	if groups, err := r.cfg.Store.Variants(context.Background(), r.run.ID, 5); err == nil && len(groups) > 0 {
+		r.log.Warn("external_ids that differ only by case or surrounding spaces are different users to the API", "examples", fmt.Sprint(groups))
 	}
 	if r.cfg.Sync && stop.Err() == nil {
 		var err error
@@ -431,61 +425,6 @@ func (r *runner) produce(stop context.Context) (int64, error) {
 		return seq, abandon(err)
 	}
 	return seq, r.cfg.Store.Commit()
-}
-
-// foldedIDs is a Bloom filter of the run's external_ids as the state's
-// Variants query folds them (spaces trimmed from both ends, ASCII letters in
-// lower case, as SQLite's trim and lower do). Two ids that differ only so
-// fold alike, so when no folded id may have been seen before, the run has
-// no such pair and the query (a GROUP BY over every row of the run, 0.2 s
-// at 20k rows) is not needed. A false positive only runs it. 512 KiB, so
-// memory stays flat; past about a hundred thousand ids the query runs
-// more often than not.
-type foldedIDs struct {
-	seed  maphash.Seed
-	bits  []uint64
-	maybe bool // an id may fold like an earlier one
-}
-
-const foldedBits = 1 << 22
-
-func newFoldedIDs() *foldedIDs {
-	return &foldedIDs{seed: maphash.MakeSeed(), bits: make([]uint64, foldedBits/64)}
-}
-
-func (f *foldedIDs) add(id string) {
-	if f.maybe {
-		return // decided: the query runs
-	}
-	key := strings.Trim(id, " ")
-	for i := 0; i < len(key); i++ {
-		if 'A' <= key[i] && key[i] <= 'Z' {
-			key = asciiLower(key)
-			break
-		}
-	}
-	h := maphash.String(f.seed, key)
-	h1, h2 := uint32(h), uint32(h>>32)|1
-	seen := true
-	for i := range uint32(6) {
-		bit := (h1 + i*h2) % foldedBits
-		word, mask := bit/64, uint64(1)<<(bit%64)
-		if f.bits[word]&mask == 0 {
-			seen = false
-			f.bits[word] |= mask
-		}
-	}
-	f.maybe = seen
-}
-
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // maxBatches is how many times Batch rows one commit may mark pending.
