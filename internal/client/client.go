@@ -223,8 +223,8 @@ func (c *Client) Version() profile.Version { return c.version }
 
 // Page is one page of the list endpoint.
 type Page struct {
-	Data     []profile.Profile `json:"data"`
-	NextPage *string           `json:"next_page"`
+	Data     profile.Profiles `json:"data"`
+	NextPage *string          `json:"next_page"`
 }
 
 // ListNewest returns one page of profiles, newest first, starting at cursor

@@ -2,6 +2,7 @@ package profile
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -412,7 +413,19 @@ func TestProfileDecodesEveryContract(t *testing.T) {
 			if !p.Request().Matches(p) {
 				t.Error("a profile's own request must match it")
 			}
+			// A listing's page decodes each profile as one decoded alone.
+			var list Profiles
+			if err := json.Unmarshal([]byte("["+tc.json+","+tc.json+"]"), &list); err != nil {
+				t.Fatal(err)
+			}
+			if len(list) != 2 || !reflect.DeepEqual(list[0], p) || !reflect.DeepEqual(list[1], p) {
+				t.Errorf("in a list: %+v\nalone: %+v", list, p)
+			}
 		})
+	}
+	var list Profiles
+	if err := json.Unmarshal([]byte(`[{"id":1}]`), &list); err == nil {
+		t.Error("a wrong type in a list must be an error")
 	}
 	var p Profile
 	if err := json.Unmarshal([]byte(`{"id":1}`), &p); err == nil {

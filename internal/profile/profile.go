@@ -134,7 +134,32 @@ func (p *Profile) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*p = Profile{
+	*p = w.profile()
+	return nil
+}
+
+// Profiles is a listing's page of profiles. It decodes the list in one
+// pass: encoding/json hands a type with its own UnmarshalJSON its bytes
+// after scanning them, and that Unmarshal scans them twice again, so a
+// page of Profiles decoded one by one is read four times.
+type Profiles []Profile
+
+// UnmarshalJSON decodes a JSON array of profiles of any contract.
+func (ps *Profiles) UnmarshalJSON(b []byte) error {
+	var ws []wireProfile
+	if err := json.Unmarshal(b, &ws); err != nil {
+		return err
+	}
+	out := make(Profiles, len(ws))
+	for i := range ws {
+		out[i] = ws[i].profile()
+	}
+	*ps = out
+	return nil
+}
+
+func (w *wireProfile) profile() Profile {
+	p := Profile{
 		ID: w.ID, Type: w.Type, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
 		ExternalID: w.ExternalID, Name: w.Name, Metadata: w.Metadata, TrustGrants: w.TrustGrants,
 		OnboardedAt: w.ExternalUserOnboardedAt,
@@ -158,7 +183,7 @@ func (p *Profile) UnmarshalJSON(b []byte) error {
 		p.AccessType = AccessType(*w.AccessType)
 		p.Relationship, _ = p.AccessType.Relationship()
 	}
-	return nil
+	return p
 }
 
 // Str returns a pointer to s; a helper for building requests.
