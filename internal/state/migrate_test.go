@@ -53,6 +53,10 @@ func TestMigrateCompactKeepsWhatVersionTwoHeld(t *testing.T) {
 
 	s := open(t, path)
 	defer s.Close()
+	var freelist int
+	if err := s.db.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&freelist); err != nil || freelist != 0 {
+		t.Errorf("free pages after the migration: %d %v", freelist, err)
+	}
 	var got []ReportRow
 	if err := s.EachRow(ctx, 2, func(r ReportRow) error { got = append(got, r); return nil }); err != nil {
 		t.Fatal(err)
