@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/provision/provision/internal/csvcell"
 )
 
 // Most records are well formed, and for those encoding/csv's line reader,
@@ -159,35 +161,15 @@ func (r *Reader) splitFields(text []byte) (ok bool) {
 	return true
 }
 
-// What a field's first byte says, for plainCell and quotedCell.
-const (
-	startFormula  = 1 << iota // a spreadsheet reads the cell as a formula: = + - @ tab CR
-	startSpace                // an ASCII space, as unicode.IsSpace has it
-	startNotASCII             // the first byte of a longer rune, which may be a space
-)
-
-var cellStart = func() (t [256]uint8) {
-	for _, b := range []byte("=+-@\t\r") {
-		t[b] |= startFormula
-	}
-	for _, b := range []byte(" \t\n\v\f\r") {
-		t[b] |= startSpace
-	}
-	for b := utf8.RuneSelf; b < 256; b++ {
-		t[b] |= startNotASCII
-	}
-	return t
-}()
-
 // plainCell reports whether an unquoted field, not empty, is written as it
 // is by encoding/csv's Writer (Comma ','), and starts like no formula. It
 // holds no quote, comma or line break (splitFields sent those elsewhere),
 // so only its start decides: no formula, no space, and not \.
 func plainCell(v []byte) bool {
-	switch start := cellStart[v[0]]; {
-	case start&(startFormula|startSpace) != 0:
+	switch start := csvcell.Start(v[0]); {
+	case start&(csvcell.Formula|csvcell.Space) != 0:
 		return false
-	case start&startNotASCII != 0:
+	case start&csvcell.NotASCII != 0:
 		return !startsWithSpace(v)
 	}
 	return len(v) != 2 || v[0] != '\\' || v[1] != '.'
@@ -199,10 +181,14 @@ func plainCell(v []byte) bool {
 // quote, a comma or a line break, or starts with a space, or is \.. (The
 // record holds no CR: splitFields sent those to csv.)
 func quotedCell(v []byte, doubled bool) bool {
-	if len(v) == 0 || cellStart[v[0]]&startFormula != 0 {
+	if len(v) == 0 {
 		return false
 	}
-	return doubled || cellStart[v[0]]&startSpace != 0 || cellStart[v[0]]&startNotASCII != 0 && startsWithSpace(v) ||
+	start := csvcell.Start(v[0])
+	if start&csvcell.Formula != 0 {
+		return false
+	}
+	return doubled || start&csvcell.Space != 0 || start&csvcell.NotASCII != 0 && startsWithSpace(v) ||
 		bytes.IndexByte(v, ',') >= 0 || bytes.IndexByte(v, '\n') >= 0 || len(v) == 2 && v[0] == '\\' && v[1] == '.'
 }
 

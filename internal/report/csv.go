@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/provision/provision/internal/csvcell"
 	"github.com/provision/provision/internal/profile"
 )
 
@@ -207,42 +208,22 @@ func appendCSVCell(dst []byte, s string) []byte {
 	if s == "" {
 		return dst
 	}
-	start := cellStart[s[0]]
+	start := csvcell.Start(s[0])
 	special := hasCSVSpecial(s)
 	switch {
-	case start&startFormula != 0:
+	case start&csvcell.Formula != 0:
 		if !special {
 			dst = append(dst, '\'')
 			return append(dst, s...)
 		}
 		dst = append(dst, '"', '\'')
-	case special || start&startSpace != 0 || start&startNotASCII != 0 && startsWithSpace(s) || s == `\.`:
+	case special || start&csvcell.Space != 0 || start&csvcell.NotASCII != 0 && startsWithSpace(s) || s == `\.`:
 		dst = append(dst, '"')
 	default:
 		return append(dst, s...)
 	}
 	return appendQuoted(dst, s)
 }
-
-// What the first byte of a cell says, for appendCSVCell.
-const (
-	startFormula  = 1 << iota // Neutralise quotes the cell
-	startSpace                // an ASCII space, as unicode.IsSpace has it
-	startNotASCII             // the first byte of a longer rune, which may be a space
-)
-
-var cellStart = func() (t [256]uint8) {
-	for _, b := range []byte("=+-@\t\r") {
-		t[b] |= startFormula
-	}
-	for _, b := range []byte(" \t\n\v\f\r") {
-		t[b] |= startSpace
-	}
-	for b := utf8.RuneSelf; b < 256; b++ {
-		t[b] |= startNotASCII
-	}
-	return t
-}()
 
 // appendQuoted appends s with its quotes doubled, then the closing quote.
 // A JSON body has a quote every few bytes, so it goes a word at a time: the

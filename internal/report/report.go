@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/provision/provision/internal/csvcell"
 	"github.com/provision/provision/internal/profile"
 )
 
@@ -87,8 +88,7 @@ func Neutralise(s string) string {
 	if s == "" {
 		return s
 	}
-	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r':
+	if csvcell.Start(s[0])&csvcell.Formula != 0 {
 		return "'" + s
 	}
 	return s
