@@ -130,27 +130,27 @@ start_emulator() {
 	[ -n "$URL" ] || { cat "$TMP/emulator.err" >&2; die "the emulator did not start"; }
 }
 
-# stats: the emulator's counters, over bash's /dev/tcp so curl is not needed.
-stats() {
+# emulator_get PATH: the body of GET PATH from the emulator, over bash's
+# /dev/tcp so curl is not needed.
+emulator_get() {
 	local hostport=${URL#http://} body
 	exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || die "cannot reach the emulator at $URL"
-	printf 'GET /_emulator/stats HTTP/1.0\r\nHost: %s\r\n\r\n' "$hostport" >&3
+	printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$1" "$hostport" >&3
 	body=$(cat <&3)
 	exec 3<&-
-	body=${body##*$'\r\n\r\n'}
+	printf '%s\n' "${body#*$'\r\n\r\n'}"
+}
+
+# stats: the emulator's counters.
+stats() {
+	local body
+	body=$(emulator_get /_emulator/stats)
 	[[ $body == *'"requests"'* ]] || die "unexpected answer from $URL/_emulator/stats: $body"
 	printf '%s\n' "$body"
 }
 
 # profiles: every profile the emulator holds, as a JSON array.
-profiles() {
-	local hostport=${URL#http://} body
-	exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || die "cannot reach the emulator at $URL"
-	printf 'GET /_emulator/profiles HTTP/1.0\r\nHost: %s\r\n\r\n' "$hostport" >&3
-	body=$(cat <&3)
-	exec 3<&-
-	printf '%s\n' "${body#*$'\r\n\r\n'}"
-}
+profiles() { emulator_get /_emulator/profiles; }
 
 # jnum KEY: the first number under "KEY" in the JSON on stdin.
 jnum() {
