@@ -74,6 +74,9 @@ func (s *Store) EachAbsent(ctx context.Context, runID int64, fn func(Absentee) e
 
 const absentPageSize = 1000
 
+// absentPageSQL reads a page of the managed profiles in key order.
+const absentPageSQL = `SELECT key, profile_id, content, absent ` + managedSQL + ` AND key > ? ORDER BY key LIMIT ?`
+
 // absentPage returns the absent profiles among the next absentPageSize
 // managed ones after the key after, and the last key read ("" when no more
 // may follow).
@@ -87,7 +90,7 @@ func (s *Store) absentPage(ctx context.Context, runID int64, after string) (page
 	if err != nil {
 		return nil, "", err
 	}
-	rows, err := s.conn.QueryContext(ctx, `SELECT key, profile_id, content, absent `+managedSQL+` AND key > ? ORDER BY key LIMIT ?`, after, absentPageSize)
+	rows, err := s.conn.QueryContext(ctx, absentPageSQL, after, absentPageSize)
 	if err != nil {
 		return nil, "", fmt.Errorf("state: %w", err)
 	}

@@ -24,6 +24,13 @@ type ReportRow struct {
 	Fields       []profile.Field
 }
 
+// eachRowSQL and countsSQL read a run's rows: one range of the rows' key.
+const (
+	eachRowSQL = `SELECT k, line, status, profile_id, COALESCE(error_type, ''), COALESCE(error_message, ''), attempts, request_id, fields
+		FROM rows WHERE k > ? AND k < ? ORDER BY k`
+	countsSQL = `SELECT status, COALESCE(error_type, ''), count(*) FROM rows WHERE k > ? AND k < ? GROUP BY status, error_type`
+)
+
 // EachRow calls fn for every row of the run in input order. It reads on its
 // own connection, after committing, so it sees everything recorded.
 func (s *Store) EachRow(ctx context.Context, runID int64, fn func(ReportRow) error) error {
@@ -36,8 +43,7 @@ func (s *Store) EachRow(ctx context.Context, runID int64, fn func(ReportRow) err
 	}
 	var dec fieldDecoder
 	_ = json.Unmarshal([]byte(cols), &dec.columns)
-	rows, err := s.db.QueryContext(ctx, `SELECT k, line, status, profile_id, COALESCE(error_type, ''), COALESCE(error_message, ''), attempts, request_id, fields
-		FROM rows WHERE k > ? AND k < ? ORDER BY k`, rowKey(runID, 0), rowKey(runID+1, 0))
+	rows, err := s.db.QueryContext(ctx, eachRowSQL, rowKey(runID, 0), rowKey(runID+1, 0))
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
@@ -75,8 +81,7 @@ func (s *Store) Counts(ctx context.Context, runID int64) (byStatus map[profile.S
 		return nil, nil, err
 	}
 	byStatus, byError = map[profile.Status]int{}, map[string]int{}
-	rows, err := s.db.QueryContext(ctx, `SELECT status, COALESCE(error_type, ''), count(*) FROM rows WHERE k > ? AND k < ? GROUP BY status, error_type`,
-		rowKey(runID, 0), rowKey(runID+1, 0))
+	rows, err := s.db.QueryContext(ctx, countsSQL, rowKey(runID, 0), rowKey(runID+1, 0))
 	if err != nil {
 		return nil, nil, fmt.Errorf("state: %w", err)
 	}

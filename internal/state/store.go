@@ -121,11 +121,27 @@ func (s *Store) checkpoint(ctx context.Context) error {
 	return nil
 }
 
+// statement is one of the statements a Store prepares, and where it goes.
+type statement struct {
+	dst **sql.Stmt
+	sql string
+}
+
 func (s *Store) prepare(ctx context.Context) error {
-	q := []struct {
-		dst **sql.Stmt
-		sql string
-	}{
+	for _, x := range s.statements() {
+		st, err := s.conn.PrepareContext(ctx, x.sql)
+		if err != nil {
+			return fmt.Errorf("state: prepare: %w", err)
+		}
+		*x.dst = st
+	}
+	return nil
+}
+
+// statements are what a Store prepares once: the statements of every row
+// and every ledger entry, each a search by key (TestPerRowStatementsSearchTheirKey).
+func (s *Store) statements() []statement {
+	return []statement{
 		{&s.st.rowLine, `SELECT COALESCE(line, 0) FROM rows WHERE k = ?`},
 		{&s.st.ledgerGet, `SELECT status, profile_id, content, COALESCE(attempt_at, 0), COALESCE(attempt_timeout, 0), run_id, origin, named, COALESCE(others, ''), absent FROM ledger WHERE key = ?`},
 		// Most rows are new: inserting first decides them in one statement,
@@ -156,14 +172,6 @@ func (s *Store) prepare(ctx context.Context) error {
 			ON CONFLICT(k) DO UPDATE SET line = NULL, fields = excluded.fields, status = excluded.status,
 			profile_id = excluded.profile_id, error_type = excluded.error_type, error_message = excluded.error_message, attempts = 0, request_id = NULL`},
 	}
-	for _, x := range q {
-		st, err := s.conn.PrepareContext(ctx, x.sql)
-		if err != nil {
-			return fmt.Errorf("state: prepare: %w", err)
-		}
-		*x.dst = st
-	}
-	return nil
 }
 
 // Close commits what is pending, folds the write-ahead log into the file
