@@ -50,9 +50,10 @@ func migrate(ctx context.Context, db *sql.DB) error {
 			return fmt.Errorf("migration %d: %w", i+1, err)
 		}
 	}
-	if version > 0 && version < compactVersion && len(migrations) >= compactVersion {
+	if version < compactVersion {
 		// The compact forms took the place of tables that held two to three
-		// times as much: give the file back what they left free.
+		// times as much: give the file back what they left free (a new file
+		// has nothing to give, and takes no time).
 		if _, err := db.ExecContext(ctx, "VACUUM"); err != nil {
 			return fmt.Errorf("migration %d: vacuum: %w", compactVersion, err)
 		}

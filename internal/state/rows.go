@@ -138,20 +138,14 @@ func (s *Store) Variants(ctx context.Context, runID int64, limit int) ([][]strin
 	if err != nil || len(set.variants) == 0 {
 		return nil, err
 	}
-	var folded []string
-	for _, v := range set.variants {
-		if !slices.Contains(folded, v.folded) {
-			folded = append(folded, v.folded)
-		}
-	}
+	folded := set.variants
 	if len(folded) > limit {
 		folded = folded[:limit]
 	}
 	groups := make([][]string, len(folded))
 	for i, f := range folded {
-		// Ledger keys whose folded form is f: an index range when the key
-		// has no upper-case letter or space at its ends, a scan otherwise;
-		// either is once per group, and groups are few.
+		// Ledger keys whose folded form is f: a scan of the ledger per
+		// group, and only a run that has such ids has any (at most limit).
 		rows, err := s.conn.QueryContext(ctx, `SELECT key FROM ledger WHERE lower(trim(key, ' ')) = ?`, f)
 		if err != nil {
 			return nil, fmt.Errorf("state: %w", err)

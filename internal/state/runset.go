@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -24,13 +25,7 @@ type runSet struct {
 	idents   []uint64         // identOf of each row's identity by seq; 0: none
 	exact    map[uint64]int64 // identities the table could not tell from another: first seq
 	folded   *FirstLines      // external_ids lower-cased and trimmed
-	variants []variant        // the first few ids whose folded form an earlier row had
-}
-
-// variant is an external_id whose folded form an earlier row of the run
-// had, with another id.
-type variant struct {
-	folded, key string
+	variants []string         // folded forms that two ids of the run share (the first few)
 }
 
 const maxVariantsKept = 20
@@ -94,12 +89,12 @@ func (r *runSet) find(key string) (int64, bool) {
 	return seq, ok
 }
 
-// noteVariant remembers, for the first few, an external_id whose folded
-// form an earlier row of the run had with another id.
+// noteVariant remembers, for the first few, the folded form of an
+// external_id that an earlier row of the run had with another id.
 func (r *runSet) noteVariant(key string, seq int64) {
 	f := fold(key)
-	if _, dup, err := r.folded.Add(uint64(identOf(f)), int(seq)); err == nil && dup && len(r.variants) < maxVariantsKept {
-		r.variants = append(r.variants, variant{folded: f, key: key})
+	if _, dup, err := r.folded.Add(uint64(identOf(f)), int(seq)); err == nil && dup && len(r.variants) < maxVariantsKept && !slices.Contains(r.variants, f) {
+		r.variants = append(r.variants, f)
 	}
 }
 
