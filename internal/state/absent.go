@@ -95,6 +95,7 @@ func (s *Store) absentPage(ctx context.Context, runID int64, after string) (page
 		return nil, "", fmt.Errorf("state: %w", err)
 	}
 	var read []Absentee
+	var keys []string
 	for rows.Next() {
 		var key string
 		var pid, content []byte
@@ -109,19 +110,19 @@ func (s *Store) absentPage(ctx context.Context, runID int64, after string) (page
 			return nil, "", fmt.Errorf("state: ledger entry %q: %w", key, err)
 		}
 		read = append(read, Absentee{Identity: identityOf(key), ProfileID: unpackID(pid), Known: known, Suspended: absent == absentSuspended})
+		keys = append(keys, key)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("state: %w", err)
 	}
-	for _, a := range read {
-		_, named := set.find(keyOf(a.Identity))
-		if !named {
+	for i, a := range read {
+		if _, named := set.find(keys[i]); !named {
 			page = append(page, a)
 		}
 	}
 	if len(read) == absentPageSize {
-		last = keyOf(read[len(read)-1].Identity)
+		last = keys[len(keys)-1]
 	}
 	return page, last, nil
 }

@@ -95,7 +95,8 @@ func (s *Store) Admit(runID int64, in Input) (Decision, error) {
 }
 
 func (s *Store) decide(runID int64, set *runSet, in Input, key string) (Decision, error) {
-	first, err := set.add(uint64(identOf(key)), in.Seq)
+	ident := uint64(identOf(key))
+	first, err := set.add(ident, in.Seq)
 	if err != nil {
 		return Decision{}, fmt.Errorf("state: %w", err)
 	}
@@ -108,7 +109,7 @@ func (s *Store) decide(runID int64, set *runSet, in Input, key string) (Decision
 		return Decision{Status: profile.StatusInvalid, ErrorType: p.Rule, ErrorMessage: p.At(in.Line)}, nil
 	}
 	if in.Request.ExternalID != nil {
-		set.noteVariant(key, in.Seq)
+		set.noteVariant(key, ident, in.Seq)
 	}
 
 	s.contentBuf = profile.AppendDigest(s.contentBuf[:0], in.Request)

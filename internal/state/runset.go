@@ -90,10 +90,15 @@ func (r *runSet) find(key string) (int64, bool) {
 }
 
 // noteVariant remembers, for the first few, the folded form of an
-// external_id that an earlier row of the run had with another id.
-func (r *runSet) noteVariant(key string, seq int64) {
+// external_id that an earlier row of the run had with another id. ident
+// is identOf(key), which is also the folded form's hash for most ids (no
+// capital, no space around them).
+func (r *runSet) noteVariant(key string, ident uint64, seq int64) {
 	f := fold(key)
-	if _, dup, err := r.folded.Add(uint64(identOf(f)), int(seq)); err == nil && dup && len(r.variants) < maxVariantsKept && !slices.Contains(r.variants, f) {
+	if f != key {
+		ident = uint64(identOf(f))
+	}
+	if _, dup, err := r.folded.Add(ident, int(seq)); err == nil && dup && len(r.variants) < maxVariantsKept && !slices.Contains(r.variants, f) {
 		r.variants = append(r.variants, f)
 	}
 }
