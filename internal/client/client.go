@@ -218,21 +218,64 @@ func (c *Client) Delete(ctx context.Context, id string) Result {
 // Version is the contract the client speaks.
 func (c *Client) Version() profile.Version { return c.version }
 
-// Page is one page of the list endpoint.
+// Page is one page of the list endpoint. ListNewest reads only its
+// cursor and the created_at of its last profile; Decode fills Data, so the
+// next page can be requested before this one is decoded. A Page made with
+// Data set needs no Decode.
 type Page struct {
 	Data     profile.Profiles `json:"data"`
 	NextPage *string          `json:"next_page"`
+	data     []byte           // the data array, not yet decoded
+	oldest   []byte           // the last profile's created_at, as sent
+}
+
+// Decode decodes the page's profiles, once.
+func (p *Page) Decode() error {
+	if p.data == nil {
+		return nil
+	}
+	err := p.Data.UnmarshalJSON(p.data)
+	p.data = nil
+	if err != nil {
+		return fmt.Errorf("error parsing response json: %w", err)
+	}
+	return nil
+}
+
+// Oldest is the created_at of the page's last profile (the oldest of a
+// newest-first page), before or after Decode; false when the page is empty
+// or that time was not read.
+func (p *Page) Oldest() (time.Time, bool) {
+	if p.data == nil {
+		if len(p.Data) == 0 {
+			return time.Time{}, false
+		}
+		return p.Data[len(p.Data)-1].CreatedAt, true
+	}
+	var t time.Time
+	if p.oldest == nil || t.UnmarshalText(p.oldest) != nil {
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // ListNewest returns one page of profiles, newest first, starting at cursor
-// ("" for the first page). limit is 1..100.
+// ("" for the first page). limit is 1..100. The page is read by scanPage
+// and left for Decode; a body the scan does not vouch for is decoded whole
+// by encoding/json here.
 func (c *Client) ListNewest(ctx context.Context, cursor string, limit int) (Page, Result) {
 	q := url.Values{"limit": {strconv.Itoa(limit)}, "order": {"desc"}, "order_by": {"created_at"}}
 	if cursor != "" {
 		q.Set("page", cursor)
 	}
 	var page Page
-	res := c.do(ctx, http.MethodGet, "v1/user_profiles?"+q.Encode(), nil, func(b []byte) error { return json.Unmarshal(b, &page) })
+	res := c.do(ctx, http.MethodGet, "v1/user_profiles?"+q.Encode(), nil, func(b []byte) error {
+		if p, ok := scanPage(b); ok {
+			page = p
+			return nil
+		}
+		return json.Unmarshal(b, &page)
+	})
 	return page, res
 }
 

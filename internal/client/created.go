@@ -91,6 +91,148 @@ func scanCreated(b []byte) (c created, ok bool) {
 	return c, true
 }
 
+// scanPage walks a list answer's top-level object: it keeps the data
+// array's bytes for Page.Decode, the next_page cursor, and the created_at
+// of the array's last profile. It answers ok only for a well-formed object
+// whose data is an array of objects and whose next_page is null or a
+// string without escapes; the profiles' own values are checked by Decode.
+func scanPage(b []byte) (p Page, ok bool) {
+	s := scanner{b: b}
+	s.space()
+	if !s.byte('{') {
+		return p, false
+	}
+	seen := false
+	for first := true; ; first = false {
+		s.space()
+		if first && s.byte('}') {
+			break
+		}
+		key, plain := s.str()
+		if key == nil || !plain {
+			return p, false
+		}
+		s.space()
+		if !s.byte(':') {
+			return p, false
+		}
+		s.space()
+		switch string(key) {
+		case "data":
+			start := s.i
+			oldest, ok := s.profiles()
+			if !ok {
+				return p, false
+			}
+			p.data, p.oldest, p.Data, seen = b[start:s.i], oldest, nil, true
+		case "next_page":
+			if s.literal("null") {
+				p.NextPage = nil
+				break
+			}
+			v, plain := s.str()
+			if v == nil || !plain {
+				return p, false
+			}
+			next := string(v)
+			p.NextPage = &next
+		default:
+			if bytes.EqualFold(key, []byte("data")) || bytes.EqualFold(key, []byte("next_page")) {
+				return p, false
+			}
+			if !s.skip(0) {
+				return p, false
+			}
+		}
+		s.space()
+		if s.byte('}') {
+			break
+		}
+		if !s.byte(',') {
+			return p, false
+		}
+	}
+	if !s.end() || !seen {
+		return p, false
+	}
+	return p, true
+}
+
+// profiles passes over an array of objects and returns the created_at
+// string of the last one (nil if it has none, or one with escapes).
+func (s *scanner) profiles() (oldest []byte, ok bool) {
+	if !s.byte('[') {
+		return nil, false
+	}
+	s.space()
+	if s.byte(']') {
+		return nil, true
+	}
+	for {
+		s.space()
+		if !s.byte('{') {
+			return nil, false
+		}
+		oldest = nil
+		blind := false // a key encoding/json would take for created_at, in another case
+		s.space()
+		if !s.byte('}') {
+			for {
+				s.space()
+				key, plain := s.str()
+				if key == nil {
+					return nil, false
+				}
+				s.space()
+				if !s.byte(':') {
+					return nil, false
+				}
+				s.space()
+				switch {
+				case string(key) == "created_at" && s.i < len(s.b) && s.b[s.i] == '"':
+					v, plain := s.str()
+					if v == nil {
+						return nil, false
+					}
+					if oldest = v; !plain {
+						oldest = nil
+					}
+				case !s.skip(1):
+					return nil, false
+				case !plain || bytes.EqualFold(key, []byte("created_at")):
+					blind = true
+				}
+				if blind {
+					oldest = nil
+				}
+				s.space()
+				if s.byte('}') {
+					break
+				}
+				if !s.byte(',') {
+					return nil, false
+				}
+			}
+		}
+		s.space()
+		if s.byte(']') {
+			return oldest, true
+		}
+		if !s.byte(',') {
+			return nil, false
+		}
+	}
+}
+
+// literal passes over w if it is next.
+func (s *scanner) literal(w string) bool {
+	if bytes.HasPrefix(s.b[s.i:], []byte(w)) {
+		s.i += len(w)
+		return true
+	}
+	return false
+}
+
 // scanner is a cursor over JSON text that checks its structure as it
 // skips, but not every rule of numbers and literals: what it skips is never
 // kept.

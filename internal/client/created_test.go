@@ -2,6 +2,7 @@ package client
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -62,4 +63,78 @@ func FuzzDecodeCreated(f *testing.F) {
 		f.Add([]byte(in))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) { checkDecodeCreated(t, in) })
+}
+
+var pageAnswers = []string{
+	`{"data":[{"id":"uprof_1","created_at":"2026-01-02T03:04:06Z","external_id":"a","name":"A","relationship":"external","metadata":{"created_at":"x"}},` +
+		`{"id":"uprof_2","created_at":"2026-01-02T03:04:05Z","external_user_details":{"reference_id":"b","country":null},"access_type":"application"}],"next_page":"cur_2"}`,
+	`{"next_page":null,"data":[]}`,
+	`{"data":[{"id":"uprof_3"}],"next_page":"c"}`,
+	`{"data":[{"id":"uprof_4","created_at":"2026-01-02T03:04:05\u005a"}],"next_page":"c\/d"}`,
+	`{"data":[{"id":"uprof_5","Created_At":"2026-01-02T03:04:05Z"}],"Next_Page":"c"}`,
+	`{"data":[{"id":5}],"next_page":null}`,
+	`{"data":[{"id":"uprof_6","created_at":"2026-01-02T03:04:05Z","CREATED_AT":"2026-01-02T03:04:07Z"}],"next_page":"c"}`,
+	`{"data":[{"id":"uprof_7","created_at":"2026-01-02T03:04:05Z","created\u005fat":"2026-01-02T03:04:07Z"}],"next_page":"c"}`,
+	`{"data":null,"next_page":null}`,
+	`{"data":[1],"next_page":null}`,
+	`{"data":[{"id":"x"}],"next_page":null,}`,
+	`{"data":[{"id":"x"}]`,
+	`{}`,
+}
+
+// TestScanPageIsUnmarshal checks a scanned page, once decoded, against
+// encoding/json's reading of the whole answer, and its Oldest before
+// Decode against the last profile's created_at after it.
+func TestScanPageIsUnmarshal(t *testing.T) {
+	scanned := 0
+	for _, in := range pageAnswers {
+		checkScanPage(t, []byte(in))
+		if _, ok := scanPage([]byte(in)); ok {
+			scanned++
+		}
+	}
+	if scanned < 4 {
+		t.Errorf("the scan read %d of the pages; want at least 4", scanned)
+	}
+	p, ok := scanPage([]byte(pageAnswers[0]))
+	at, known := p.Oldest()
+	if !ok || !known || !at.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) || p.Data != nil {
+		t.Errorf("scanPage = %+v %v, Oldest %v %v: want the second profile's time, Data left for Decode", p, ok, at, known)
+	}
+}
+
+func checkScanPage(t *testing.T, in []byte) {
+	t.Helper()
+	var want Page
+	werr := json.Unmarshal(in, &want)
+	got, ok := scanPage(in)
+	if !ok {
+		return
+	}
+	before, knownBefore := got.Oldest()
+	gerr := got.Decode()
+	if werr != nil {
+		if gerr == nil {
+			t.Fatalf("%q: scanned and decoded, but encoding/json says %v", in, werr)
+		}
+		return
+	}
+	if gerr != nil {
+		t.Fatalf("%q: Decode: %v; encoding/json read it", in, gerr)
+	}
+	if !reflect.DeepEqual(got.Data, want.Data) || (got.NextPage == nil) != (want.NextPage == nil) ||
+		got.NextPage != nil && *got.NextPage != *want.NextPage {
+		t.Fatalf("%q: scanned %+v (next %v), encoding/json %+v (next %v)", in, got.Data, got.NextPage, want.Data, want.NextPage)
+	}
+	after, knownAfter := got.Oldest()
+	if knownBefore && (!knownAfter || !before.Equal(after)) {
+		t.Fatalf("%q: Oldest before Decode %v, after %v %v", in, before, after, knownAfter)
+	}
+}
+
+func FuzzScanPage(f *testing.F) {
+	for _, in := range pageAnswers {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) { checkScanPage(t, in) })
 }

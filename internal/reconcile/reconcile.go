@@ -52,25 +52,20 @@ type WalkStats struct {
 // Walk calls fn with each page, newest first, until fn returns done, the
 // listing ends, or ctx ends. A failed list request is repeated (listing is
 // safe to repeat) with backoff, up to MaxErrors in a row. The next page is
-// requested while fn handles this one, so the server renders a page while
-// the caller records the last; when fn returns done, that page is dropped.
+// requested as soon as this one's cursor is read, before it is decoded,
+// so the server renders a page while the last is decoded and recorded;
+// when fn returns done, that page is dropped.
 func (w *Walker) Walk(ctx context.Context, fn func(page []profile.Profile) (done bool, err error)) (WalkStats, error) {
 	return w.walk(ctx, nil, fn)
 }
 
 // Since walks the profiles created at or after since (server time), and
-// stops at the first older one. since is read as each page arrives.
+// stops at the first older one. since is read as each page arrives. The
+// next page is requested before this one is decoded only when this one's
+// last (oldest) profile is not older than since: a walk whose pages are in
+// order never asks for a page it does not use.
 func (w *Walker) Since(ctx context.Context, since func() time.Time, fn func(page []profile.Profile) error) (WalkStats, error) {
-	cut := func(page []profile.Profile) ([]profile.Profile, bool) {
-		c := since()
-		for i, p := range page {
-			if p.CreatedAt.Before(c) {
-				return page[:i], true // newest first: everything after is older still
-			}
-		}
-		return page, false
-	}
-	return w.walk(ctx, cut, func(page []profile.Profile) (bool, error) { return false, fn(page) })
+	return w.walk(ctx, since, func(page []profile.Profile) (bool, error) { return false, fn(page) })
 }
 
 // fetched is one page, or why there is none.
@@ -79,10 +74,9 @@ type fetched struct {
 	err  error
 }
 
-// walk pages through the listing: cut, when set, trims each page as it
-// arrives and says whether it is the last one wanted, so no page beyond it
-// is requested.
-func (w *Walker) walk(ctx context.Context, cut func([]profile.Profile) ([]profile.Profile, bool), fn func([]profile.Profile) (bool, error)) (WalkStats, error) {
+// walk pages through the listing. With since set, each page is cut at its
+// first profile older than since, and that page is the last one wanted.
+func (w *Walker) walk(ctx context.Context, since func() time.Time, fn func([]profile.Profile) (bool, error)) (WalkStats, error) {
 	var st WalkStats
 	fetchCtx, cancel := context.WithCancel(ctx)
 	next := make(chan fetched, 1)
@@ -107,17 +101,33 @@ func (w *Walker) walk(ctx context.Context, cut func([]profile.Profile) ([]profil
 		if f.err != nil {
 			return st, f.err
 		}
-		st.Pages++
-		st.Listed += len(f.page.Data)
-		data := f.page.Data
-		last := f.page.NextPage == nil || *f.page.NextPage == ""
-		if cut != nil {
-			var stop bool
-			data, stop = cut(data)
-			last = last || stop
+		pg := f.page
+		last := pg.NextPage == nil || *pg.NextPage == ""
+		var cutAt time.Time
+		if since != nil {
+			cutAt = since()
 		}
 		if !last {
-			fetch(*f.page.NextPage)
+			if oldest, ok := pg.Oldest(); ok && (since == nil || !oldest.Before(cutAt)) {
+				fetch(*pg.NextPage)
+			}
+		}
+		if err := pg.Decode(); err != nil {
+			return st, fmt.Errorf("listing profiles: %w", err)
+		}
+		st.Pages++
+		st.Listed += len(pg.Data)
+		data := pg.Data
+		if since != nil {
+			for i, p := range data {
+				if p.CreatedAt.Before(cutAt) {
+					data, last = data[:i], true // newest first: everything after is older still
+					break
+				}
+			}
+		}
+		if !last && !pending {
+			fetch(*pg.NextPage)
 		}
 		done, err := fn(data)
 		if err != nil || done || last {
