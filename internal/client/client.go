@@ -219,26 +219,50 @@ func (c *Client) Delete(ctx context.Context, id string) Result {
 func (c *Client) Version() profile.Version { return c.version }
 
 // Page is one page of the list endpoint. ListNewest reads only its
-// cursor and the created_at of its last profile; Decode fills Data, so the
-// next page can be requested before this one is decoded. A Page made with
-// Data set needs no Decode.
+// cursor and what it needs to know of each profile without decoding it
+// (scanPage); Decode fills Data, so the next page can be requested before
+// this one is decoded. A Page made with Data set needs no Decode.
 type Page struct {
 	Data     profile.Profiles `json:"data"`
 	NextPage *string          `json:"next_page"`
 	data     []byte           // the data array, not yet decoded
-	oldest   []byte           // the last profile's created_at, as sent
+	items    []item           // what scanPage read of each of its profiles
 }
 
-// Decode decodes the page's profiles, once.
-func (p *Page) Decode() error {
+// Decode decodes the page's profiles, once. A profile that brief, when
+// set, accepts in a form holding only its ID, ExternalID and CreatedAt
+// stays in that form: a walk that only counts the profiles it already
+// knows need not decode the rest of them. brief is asked only when those
+// three were read from the profile as plain strings; its answer must not
+// change if asked again, since the caller tells brief profiles by it.
+func (p *Page) Decode(brief func(profile.Profile) bool) error {
 	if p.data == nil {
 		return nil
 	}
-	err := p.Data.UnmarshalJSON(p.data)
-	p.data = nil
-	if err != nil {
-		return fmt.Errorf("error parsing response json: %w", err)
+	data, items := p.data, p.items
+	p.data, p.items = nil, nil
+	if brief == nil {
+		if err := p.Data.UnmarshalJSON(data); err != nil {
+			return fmt.Errorf("error parsing response json: %w", err)
+		}
+		return nil
 	}
+	out := make(profile.Profiles, len(items))
+	for i := range items {
+		it := &items[i]
+		if ext, ok := it.brief(); ok {
+			e := string(ext)
+			b := profile.Profile{ID: string(it.id.v), ExternalID: &e}
+			if b.CreatedAt.UnmarshalText(it.at.v) == nil && brief(b) {
+				out[i] = b
+				continue
+			}
+		}
+		if err := out[i].UnmarshalJSON(data[it.start:it.end]); err != nil {
+			return fmt.Errorf("error parsing response json: profile %d of the page: %w", i+1, err)
+		}
+	}
+	p.Data = out
 	return nil
 }
 
@@ -253,7 +277,11 @@ func (p *Page) Oldest() (time.Time, bool) {
 		return p.Data[len(p.Data)-1].CreatedAt, true
 	}
 	var t time.Time
-	if p.oldest == nil || t.UnmarshalText(p.oldest) != nil {
+	if len(p.items) == 0 {
+		return t, false
+	}
+	at := p.items[len(p.items)-1].at
+	if at.state != fieldString || t.UnmarshalText(at.v) != nil {
 		return time.Time{}, false
 	}
 	return t, true

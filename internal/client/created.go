@@ -26,7 +26,7 @@ func decodeCreated(b []byte) (created, error) {
 	return c, err
 }
 
-// scanCreated walks the top-level object of b, keeping the last "id" and
+// scanCreated walks the top-level object of b, keeping the "id" and
 // "created_at" strings and skipping every other value. It answers ok only
 // for a well-formed object whose id and created_at (when present) are
 // strings without escapes, and whose created_at is an RFC 3339 time as
@@ -34,192 +34,227 @@ func decodeCreated(b []byte) (created, error) {
 func scanCreated(b []byte) (c created, ok bool) {
 	s := scanner{b: b}
 	s.space()
-	if !s.byte('{') {
+	var id, at field
+	if !s.members(0, func(key []byte, plain bool) bool {
+		return s.track(key, plain, 1, named{"id", &id}, named{"created_at", &at})
+	}) || !s.end() || id.state > fieldString || at.state > fieldString {
 		return c, false
 	}
-	s.space()
-	if s.byte('}') {
-		return c, s.end()
-	}
-	var id, at []byte
-	for {
-		s.space()
-		key, plain := s.str()
-		if key == nil || !plain {
-			return c, false
-		}
-		s.space()
-		if !s.byte(':') {
-			return c, false
-		}
-		s.space()
-		switch string(key) {
-		case "id", "created_at":
-			v, plain := s.str()
-			if v == nil || !plain {
-				return c, false
-			}
-			if string(key) == "id" {
-				id = v
-			} else {
-				at = v
-			}
-		default:
-			// encoding/json matches keys regardless of case.
-			if bytes.EqualFold(key, []byte("id")) || bytes.EqualFold(key, []byte("created_at")) {
-				return c, false
-			}
-			if !s.skip(0) {
-				return c, false
-			}
-		}
-		s.space()
-		if s.byte('}') {
-			break
-		}
-		if !s.byte(',') {
-			return c, false
-		}
-	}
-	if !s.end() {
+	if at.state == fieldString && c.CreatedAt.UnmarshalText(at.v) != nil {
 		return c, false
 	}
-	if at != nil && c.CreatedAt.UnmarshalText(at) != nil {
-		return c, false
-	}
-	c.ID = string(id)
+	c.ID = string(id.v)
 	return c, true
 }
 
 // scanPage walks a list answer's top-level object: it keeps the data
-// array's bytes for Page.Decode, the next_page cursor, and the created_at
-// of the array's last profile. It answers ok only for a well-formed object
-// whose data is an array of objects and whose next_page is null or a
-// string without escapes; the profiles' own values are checked by Decode.
+// array's bytes for Page.Decode, with what it read of each profile
+// (scanner.item), and the next_page cursor. It answers ok only for a
+// well-formed object whose data is an array of objects and whose next_page
+// is null or a string without escapes; the profiles' own values are
+// checked by Decode.
 func scanPage(b []byte) (p Page, ok bool) {
 	s := scanner{b: b}
 	s.space()
-	if !s.byte('{') {
+	var data, next field
+	var items []item
+	start := 0
+	if !s.members(0, func(key []byte, plain bool) bool {
+		if string(key) == "data" {
+			start = s.i
+			var ok bool
+			if items, ok = s.items(items[:0]); !ok {
+				return false
+			}
+			data = field{v: b[start:s.i], state: fieldString}
+			return true
+		}
+		return s.track(key, plain, 1, named{"next_page", &next}, named{"data", &data})
+	}) || !s.end() || data.state != fieldString || next.state > fieldNull {
 		return p, false
 	}
-	seen := false
-	for first := true; ; first = false {
-		s.space()
-		if first && s.byte('}') {
-			break
-		}
-		key, plain := s.str()
-		if key == nil || !plain {
-			return p, false
-		}
-		s.space()
-		if !s.byte(':') {
-			return p, false
-		}
-		s.space()
-		switch string(key) {
-		case "data":
-			start := s.i
-			oldest, ok := s.profiles()
-			if !ok {
-				return p, false
-			}
-			p.data, p.oldest, p.Data, seen = b[start:s.i], oldest, nil, true
-		case "next_page":
-			if s.literal("null") {
-				p.NextPage = nil
-				break
-			}
-			v, plain := s.str()
-			if v == nil || !plain {
-				return p, false
-			}
-			next := string(v)
-			p.NextPage = &next
-		default:
-			if bytes.EqualFold(key, []byte("data")) || bytes.EqualFold(key, []byte("next_page")) {
-				return p, false
-			}
-			if !s.skip(0) {
-				return p, false
-			}
-		}
-		s.space()
-		if s.byte('}') {
-			break
-		}
-		if !s.byte(',') {
-			return p, false
-		}
+	for i := range items {
+		items[i].start -= start
+		items[i].end -= start
 	}
-	if !s.end() || !seen {
-		return p, false
+	p.data, p.items = data.v, items
+	if next.state == fieldString {
+		cursor := string(next.v)
+		p.NextPage = &cursor
 	}
 	return p, true
 }
 
-// profiles passes over an array of objects and returns the created_at
-// string of the last one (nil if it has none, or one with escapes).
-func (s *scanner) profiles() (oldest []byte, ok bool) {
+// item is what scanPage read of one profile of a page: where it is in the
+// data array, and its id, created_at and external id when they are plain
+// strings encoding/json would read as they are.
+type item struct {
+	start, end int
+	id, at     field
+	ext, ref   field // external_id, and external_user_details.reference_id
+}
+
+// brief reports whether Decode may build the profile from the item alone
+// (and with which external id): id and created_at were read, and the
+// external id is known as Profile's decoding takes it, external_id first,
+// the details' reference_id when it is absent or null.
+func (it *item) brief() (ext []byte, ok bool) {
+	if it.id.state != fieldString || it.at.state != fieldString {
+		return nil, false
+	}
+	switch it.ext.state {
+	case fieldString:
+		return it.ext.v, true
+	case fieldAbsent, fieldNull:
+		if it.ref.state == fieldString {
+			return it.ref.v, true
+		}
+	}
+	return nil, false
+}
+
+// items passes over an array of objects, reading each as an item.
+func (s *scanner) items(out []item) ([]item, bool) {
 	if !s.byte('[') {
 		return nil, false
 	}
 	s.space()
 	if s.byte(']') {
-		return nil, true
+		return out, true
 	}
 	for {
 		s.space()
-		if !s.byte('{') {
+		it := item{start: s.i}
+		details := 0
+		if !s.members(1, func(key []byte, plain bool) bool {
+			if plain && string(key) == "external_user_details" {
+				// A second details object would be merged into the first.
+				if details++; details > 1 {
+					it.ref.state = fieldOther
+					return s.skip(2)
+				}
+				if s.literal("null") {
+					return true
+				}
+				if s.i >= len(s.b) || s.b[s.i] != '{' {
+					it.ref.state = fieldOther
+					return s.skip(2)
+				}
+				return s.members(2, func(key []byte, plain bool) bool {
+					return s.track(key, plain, 3, named{"reference_id", &it.ref})
+				})
+			}
+			if !plain || bytes.EqualFold(key, []byte("external_user_details")) {
+				it.ref.state = fieldOther
+			}
+			return s.track(key, plain, 2, named{"id", &it.id}, named{"created_at", &it.at}, named{"external_id", &it.ext})
+		}) {
 			return nil, false
 		}
-		oldest = nil
-		blind := false // a key encoding/json would take for created_at, in another case
-		s.space()
-		if !s.byte('}') {
-			for {
-				s.space()
-				key, plain := s.str()
-				if key == nil {
-					return nil, false
-				}
-				s.space()
-				if !s.byte(':') {
-					return nil, false
-				}
-				s.space()
-				switch {
-				case string(key) == "created_at" && s.i < len(s.b) && s.b[s.i] == '"':
-					v, plain := s.str()
-					if v == nil {
-						return nil, false
-					}
-					if oldest = v; !plain {
-						oldest = nil
-					}
-				case !s.skip(1):
-					return nil, false
-				case !plain || bytes.EqualFold(key, []byte("created_at")):
-					blind = true
-				}
-				if blind {
-					oldest = nil
-				}
-				s.space()
-				if s.byte('}') {
-					break
-				}
-				if !s.byte(',') {
-					return nil, false
-				}
-			}
-		}
+		it.end = s.i
+		out = append(out, it)
 		s.space()
 		if s.byte(']') {
-			return oldest, true
+			return out, true
 		}
 		if !s.byte(',') {
 			return nil, false
+		}
+	}
+}
+
+// field is what a scan learned of one member it reads: its string, if it
+// is a plain one, or why not.
+type field struct {
+	v     []byte
+	state fieldState
+}
+
+type fieldState uint8
+
+const (
+	fieldAbsent fieldState = iota
+	fieldString            // v is the value
+	fieldNull              // null
+	fieldOther             // another type, an escaped string, or a key in another case: encoding/json must read it
+)
+
+// named is a member a scan reads, by its key.
+type named struct {
+	key string
+	f   *field
+}
+
+// track reads the member whose key is key into the field it names, or
+// skips its value. A field whose key comes in another case or escaped is
+// one encoding/json would also fill: it becomes fieldOther, and stays so.
+func (s *scanner) track(key []byte, plain bool, depth int, fs ...named) bool {
+	for _, n := range fs {
+		switch {
+		case plain && string(key) == n.key:
+			return s.read(n.f, depth)
+		case !plain || bytes.EqualFold(key, []byte(n.key)):
+			n.f.state = fieldOther
+		}
+	}
+	return s.skip(depth)
+}
+
+// read reads one member's value into f, unless f is already fieldOther.
+func (s *scanner) read(f *field, depth int) bool {
+	switch {
+	case s.i < len(s.b) && s.b[s.i] == '"':
+		v, plain := s.str()
+		if v == nil {
+			return false
+		}
+		if f.state != fieldOther {
+			if f.v, f.state = v, fieldString; !plain {
+				f.v, f.state = nil, fieldOther
+			}
+		}
+		return true
+	case s.literal("null"):
+		if f.state != fieldOther {
+			f.v, f.state = nil, fieldNull
+		}
+		return true
+	}
+	f.state = fieldOther
+	return s.skip(depth)
+}
+
+// members walks the object at the cursor: for each member it calls value
+// with the key, whether the key is plain, and the cursor at the value,
+// which value must pass over.
+func (s *scanner) members(depth int, value func(key []byte, plain bool) bool) bool {
+	if depth > maxDepth || !s.byte('{') {
+		return false
+	}
+	s.space()
+	if s.byte('}') {
+		return true
+	}
+	for {
+		s.space()
+		key, plain := s.str()
+		if key == nil {
+			return false
+		}
+		s.space()
+		if !s.byte(':') {
+			return false
+		}
+		s.space()
+		if !value(key, plain) {
+			return false
+		}
+		s.space()
+		if s.byte('}') {
+			return true
+		}
+		if !s.byte(',') {
+			return false
 		}
 	}
 }

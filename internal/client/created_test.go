@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/provision/provision/internal/profile"
 )
 
 var createdAnswers = []string{
@@ -74,6 +76,12 @@ var pageAnswers = []string{
 	`{"data":[{"id":"uprof_5","Created_At":"2026-01-02T03:04:05Z"}],"Next_Page":"c"}`,
 	`{"data":[{"id":5}],"next_page":null}`,
 	`{"data":[{"id":"uprof_6","created_at":"2026-01-02T03:04:05Z","CREATED_AT":"2026-01-02T03:04:07Z"}],"next_page":"c"}`,
+	`{"data":[{"id":"uprof_8","created_at":"2026-01-02T03:04:05Z","external_user_details":{"reference_id":"r8","country":"FR"}},` +
+		`{"id":"uprof_9","created_at":"2026-01-02T03:04:05Z","external_id":null,"external_user_details":{"reference_id":"r9"}},` +
+		`{"id":"uprof_10","created_at":"2026-01-02T03:04:05Z","external_id":"e10","external_user_details":{"reference_id":"r10"}},` +
+		`{"id":"uprof_11","created_at":"2026-01-02T03:04:05Z","external_user_details":{"reference_id":"r11"},"external_user_details":{"country":"FR"}},` +
+		`{"id":"uprof_12","created_at":"2026-01-02T03:04:05Z","External_User_Details":{"reference_id":"r12"}},` +
+		`{"id":"uprof_13","created_at":"2026-01-02T03:04:05Z","external_id":"e13","external_id":null}],"next_page":null}`,
 	`{"data":[{"id":"uprof_7","created_at":"2026-01-02T03:04:05Z","created\u005fat":"2026-01-02T03:04:07Z"}],"next_page":"c"}`,
 	`{"data":null,"next_page":null}`,
 	`{"data":[1],"next_page":null}`,
@@ -111,8 +119,9 @@ func checkScanPage(t *testing.T, in []byte) {
 	if !ok {
 		return
 	}
+	briefed := got // the same scan, decoded with every profile it can take brief
 	before, knownBefore := got.Oldest()
-	gerr := got.Decode()
+	gerr := got.Decode(nil)
 	if werr != nil {
 		if gerr == nil {
 			t.Fatalf("%q: scanned and decoded, but encoding/json says %v", in, werr)
@@ -129,6 +138,16 @@ func checkScanPage(t *testing.T, in []byte) {
 	after, knownAfter := got.Oldest()
 	if knownBefore && (!knownAfter || !before.Equal(after)) {
 		t.Fatalf("%q: Oldest before Decode %v, after %v %v", in, before, after, knownAfter)
+	}
+	if err := briefed.Decode(func(profile.Profile) bool { return true }); err != nil {
+		t.Fatalf("%q: Decode with every profile brief: %v", in, err)
+	}
+	for i, b := range briefed.Data {
+		w := want.Data[i]
+		if b.ID != w.ID || !b.CreatedAt.Equal(w.CreatedAt) || b.CreatedAt.IsZero() != w.CreatedAt.IsZero() ||
+			(b.ExternalID == nil) != (w.ExternalID == nil) || b.ExternalID != nil && *b.ExternalID != *w.ExternalID {
+			t.Fatalf("%q: profile %d brief %+v, encoding/json %+v", in, i, b, w)
+		}
 	}
 }
 

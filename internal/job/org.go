@@ -104,6 +104,8 @@ func (r *runner) list(ctx context.Context, all bool, since time.Time, known func
 	var obs state.Observed
 	start := r.now()
 	w := r.walker()
+	// Profiles known already are counted only: they need not be decoded.
+	w.Brief = known
 	var began time.Time
 	clock := w.Clock
 	w.Clock = func(h http.Header, received time.Time) {

@@ -40,6 +40,10 @@ type Walker struct {
 	// Clock, when set, sees every answer's headers and the local time it
 	// arrived: its Date header measures the server's clock.
 	Clock func(h http.Header, received time.Time)
+	// Brief, when set, names profiles the caller only counts: they are
+	// handed over holding only ID, ExternalID and CreatedAt, undecoded
+	// otherwise (client.Page.Decode).
+	Brief func(profile.Profile) bool
 	Now   func() time.Time
 }
 
@@ -112,7 +116,7 @@ func (w *Walker) walk(ctx context.Context, since func() time.Time, fn func([]pro
 				fetch(*pg.NextPage)
 			}
 		}
-		if err := pg.Decode(); err != nil {
+		if err := pg.Decode(w.Brief); err != nil {
 			return st, fmt.Errorf("listing profiles: %w", err)
 		}
 		st.Pages++
