@@ -311,6 +311,15 @@ func (s *scanner) str() (v []byte, plain bool) {
 	}
 	start, plain := s.i, true
 	for s.i < len(s.b) {
+		// Most bytes of a string are ordinary: one table lookup passes each.
+		b, i := s.b, s.i
+		for i < len(b) && !special[b[i]] {
+			i++
+		}
+		s.i = i
+		if s.i == len(s.b) {
+			break
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':
@@ -325,13 +334,21 @@ func (s *scanner) str() (v []byte, plain bool) {
 			continue
 		case c < 0x20:
 			return nil, false
-		case c >= 0x80:
-			plain = false
 		}
+		plain = false // 0x80 and above
 		s.i++
 	}
 	return nil, false
 }
+
+// special marks the bytes str must look at: the quote, the backslash,
+// control characters, and bytes of 0x80 and above.
+var special = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80
+	}
+	return t
+}()
 
 // escape passes over the escape at s.i, if it is one JSON allows.
 func (s *scanner) escape() bool {
