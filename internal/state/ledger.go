@@ -44,12 +44,25 @@ type Decision struct {
 	Sent           profile.Request
 }
 
+// lineDelta is the stored line (less the sequence number) of row seq of
+// the run, held or written.
+func (s *Store) lineDelta(runID, seq int64) (int64, error) {
+	if line, ok := s.held.line(rowKey(runID, seq)); ok {
+		return line, nil
+	}
+	var delta int64
+	if err := s.st.rowLine.QueryRow(rowKey(runID, seq)).Scan(&delta); err != nil {
+		return 0, fmt.Errorf("state: %w", err)
+	}
+	return delta, nil
+}
+
 // Admit records an input row in the run and decides its fate from the
 // ledger: invalid, duplicate of an earlier row, provisioned before, parked
 // (an earlier attempt's outcome is unknown) or to be sent. A row to be sent is
 // marked pending in the ledger within the same transaction, so once the
 // caller has committed, the row is durably pending before its request goes
-// out.
+// out; the row itself is written with its first outcome (see held).
 func (s *Store) Admit(runID int64, in Input) (Decision, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -79,16 +92,14 @@ func (s *Store) Admit(runID int64, in Input) (Decision, error) {
 			return d, err
 		}
 	}
-	status := d.Status
 	s.fieldBuf = encodeFields(s.fieldBuf, in.Fields, s.columns)
-	s.idBuf = packID(s.idBuf, d.ProfileID)
-	pid, rid := nullBytes(s.idBuf), any(nil)
 	if d.Send {
-		// The ids it will get have their place already.
-		status, pid, rid = profile.StatusPending, noID, noID
+		s.held.hold(rowKey(runID, in.Seq), int64(in.Line)-in.Seq, s.fieldBuf)
+		return d, nil
 	}
-	if _, err := s.st.rowUpsert.Exec(rowKey(runID, in.Seq), int64(in.Line)-in.Seq, statusCode(status), pid, rid,
-		nullable(d.ErrorType), nullable(d.ErrorMessage), s.fieldBuf); err != nil {
+	s.idBuf = packID(s.idBuf, d.ProfileID)
+	if _, err := s.st.rowUpsert.Exec(rowKey(runID, in.Seq), int64(in.Line)-in.Seq, statusCode(d.Status), nullBytes(s.idBuf), nil,
+		nullable(d.ErrorType), nullable(d.ErrorMessage), s.fieldBuf, 0); err != nil {
 		return d, fmt.Errorf("state: %w", err)
 	}
 	return d, nil
@@ -101,9 +112,9 @@ func (s *Store) decide(runID int64, set *runSet, in Input, key string) (Decision
 		return Decision{}, fmt.Errorf("state: %w", err)
 	}
 	if first != in.Seq {
-		var delta int64
-		if err := s.st.rowLine.QueryRow(rowKey(runID, first)).Scan(&delta); err != nil {
-			return Decision{}, fmt.Errorf("state: %w", err)
+		delta, err := s.lineDelta(runID, first)
+		if err != nil {
+			return Decision{}, err
 		}
 		p := profile.DuplicateFor(in.Request, int(first+delta), s.version)
 		return Decision{Status: profile.StatusInvalid, ErrorType: p.Rule, ErrorMessage: p.At(in.Line)}, nil
@@ -293,6 +304,9 @@ func (s *Store) recordLocked(runID int64, o Outcome) error {
 	}
 	if o.Seq == 0 {
 		return nil // an entry no row of this run names (see PendingOutside)
+	}
+	if s.held.record(rowKey(runID, o.Seq), o) {
+		return s.writeHeld(false)
 	}
 	s.idBuf = packID(s.idBuf, o.ProfileID)
 	s.ridBuf = packID(s.ridBuf, o.RequestID)

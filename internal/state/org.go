@@ -200,6 +200,9 @@ func (s *Store) MarkDuplicate(runID int64, d Duplicate) (bool, error) {
 	if err := s.begin(); err != nil {
 		return false, err
 	}
+	if err := s.writeHeld(true); err != nil {
+		return false, err
+	}
 	set, err := s.runSetLocked(runID)
 	if err != nil {
 		return false, err

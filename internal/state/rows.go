@@ -34,7 +34,7 @@ const (
 // EachRow calls fn for every row of the run in input order. It reads on its
 // own connection, after committing, so it sees everything recorded.
 func (s *Store) EachRow(ctx context.Context, runID int64, fn func(ReportRow) error) error {
-	if err := s.Commit(); err != nil {
+	if err := s.flush(); err != nil {
 		return err
 	}
 	var cols string
@@ -77,7 +77,7 @@ func (s *Store) EachRow(ctx context.Context, runID int64, fn func(ReportRow) err
 
 // Counts returns the number of rows of the run per status and per error type.
 func (s *Store) Counts(ctx context.Context, runID int64) (byStatus map[profile.Status]int, byError map[string]int, err error) {
-	if err := s.Commit(); err != nil {
+	if err := s.flush(); err != nil {
 		return nil, nil, err
 	}
 	byStatus, byError = map[profile.Status]int{}, map[string]int{}
@@ -129,7 +129,7 @@ func (s *Store) FieldNames(ctx context.Context, runID int64) ([]string, error) {
 // ids whose folded form an earlier row had; the ledger, read once, names
 // the others of the run.
 func (s *Store) Variants(ctx context.Context, runID int64, limit int) ([][]string, error) {
-	if err := s.Commit(); err != nil {
+	if err := s.flush(); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()

@@ -56,6 +56,9 @@ func (s *Store) BeginRun(spec Spec) (Run, error) {
 	if err != nil && !errors.Is(err, ErrNoRun) {
 		return Run{}, err
 	}
+	if err := s.writeHeld(true); err != nil {
+		return Run{}, err
+	}
 	if err := s.begin(); err != nil {
 		return Run{}, err
 	}
@@ -94,6 +97,9 @@ func (s *Store) FinishRun(runID int64, lastSeq int64, exitCode int, summary []by
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.begin(); err != nil {
+		return err
+	}
+	if err := s.writeHeld(true); err != nil {
 		return err
 	}
 	ctx := context.Background()

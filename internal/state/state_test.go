@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -344,5 +346,127 @@ func TestLockPathResolvesSymlinks(t *testing.T) {
 	}
 	if got := LockPath(filepath.Join(dir, "new.db")); got != filepath.Join(dir, "new.db.lock") && !strings.HasSuffix(got, "/new.db.lock") {
 		t.Fatalf("lock of a state not yet made: %s", got)
+	}
+}
+
+// A row to be sent is written once, with its first outcome; until then a
+// duplicate of it still names its line, and a reader of the run's rows
+// still sees it, pending.
+func TestASentRowIsWrittenWithItsOutcome(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "s.db"))
+	defer s.Close()
+	run, err := s.BeginRun(Spec{Command: "run", Input: "a.csv", Columns: []string{"n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := func() (n int) {
+		t.Helper()
+		if err := s.conn.QueryRowContext(context.Background(), `SELECT count(*) FROM rows`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	admit(t, s, run.ID, 1, req("u1", "One"))
+	if d := admit(t, s, run.ID, 2, req("u1", "Again")); d.ErrorType != profile.RuleDuplicateExternalID || !strings.Contains(d.ErrorMessage, "line 2") {
+		t.Fatalf("a duplicate of a row in flight: %+v", d)
+	}
+	admit(t, s, run.ID, 3, req("u3", "Three"))
+	if n := stored(); n != 1 {
+		t.Fatalf("%d rows stored before any outcome; want 1, the duplicate", n)
+	}
+	if err := s.Record(run.ID, Outcome{Seq: 1, Identity: req("u1", "One").Identity(), Status: profile.StatusCreated, ProfileID: "uprof_1", RequestID: "req_1", Attempts: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if n := stored(); n != 2 {
+		t.Fatalf("%d rows stored after one outcome; want 2", n)
+	}
+	var got []ReportRow
+	each := func() {
+		got = got[:0]
+		if err := s.EachRow(context.Background(), run.ID, func(r ReportRow) error { got = append(got, r); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	each()
+	if len(got) != 3 || got[0].Status != profile.StatusCreated || got[0].ProfileID != "uprof_1" || got[0].RequestID != "req_1" ||
+		got[0].Attempts != 2 || got[0].Line != 2 || len(got[0].Fields) != 1 || got[0].Fields[0].Value != "v" ||
+		got[1].Status != profile.StatusInvalid || got[2].Status != profile.StatusPending || got[2].Line != 4 || got[2].ProfileID != "" {
+		t.Fatalf("rows: %+v", got)
+	}
+	// Row 3 was written pending by the reader; its outcome now updates it.
+	if err := s.Record(run.ID, Outcome{Seq: 3, Identity: req("u3", "Three").Identity(), Status: profile.StatusCreated, ProfileID: "uprof_3", Attempts: 1}); err != nil {
+		t.Fatal(err)
+	}
+	each()
+	if got[2].Status != profile.StatusCreated || got[2].ProfileID != "uprof_3" || got[2].Attempts != 1 || got[2].Line != 4 {
+		t.Fatalf("row 3 after its outcome: %+v", got[2])
+	}
+}
+
+// Rows are written in input order: an outcome that comes early waits for
+// the rows before it, and a second outcome of a waiting row updates it as
+// it would a written one; past maxWaiting the waiting rows are written.
+func TestHeldRowsAreWrittenInOrder(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "s.db"))
+	defer s.Close()
+	run, err := s.BeginRun(Spec{Command: "run", Input: "a.csv", Columns: []string{"n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []int64
+	stored := func() []int64 {
+		t.Helper()
+		keys = keys[:0]
+		rows, err := s.conn.QueryContext(context.Background(), `SELECT k FROM rows ORDER BY rowid`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k int64
+			rows.Scan(&k)
+			keys = append(keys, k-rowKey(run.ID, 0))
+		}
+		return keys
+	}
+	id := func(seq int64) string { return req(fmt.Sprintf("u%d", seq), "N").Identity() }
+	n := int64(maxWaiting + 10)
+	for seq := int64(1); seq <= n; seq++ {
+		admit(t, s, run.ID, seq, req(fmt.Sprintf("u%d", seq), "N"))
+	}
+	record := func(o Outcome) {
+		t.Helper()
+		if err := s.Record(run.ID, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record(Outcome{Seq: 3, Identity: id(3), Status: profile.StatusCreated, ProfileID: "uprof_3", Attempts: 1})
+	record(Outcome{Seq: 2, Identity: id(2), Status: profile.StatusPending, RequestID: "req_2", ErrorType: "timeout", Attempts: 1})
+	record(Outcome{Seq: 2, Identity: id(2), Status: profile.StatusCreated, ProfileID: "uprof_2", Attempts: 1})
+	if got := stored(); len(got) != 0 {
+		t.Fatalf("rows %v written while row 1 is in flight", got)
+	}
+	record(Outcome{Seq: 1, Identity: id(1), Status: profile.StatusCreated, ProfileID: "uprof_1", Attempts: 1})
+	if got := stored(); !slices.Equal(got, []int64{1, 2, 3}) {
+		t.Fatalf("rows written %v, want 1 2 3 in order", got)
+	}
+	var attempts int
+	var et sql.NullString
+	if err := s.conn.QueryRowContext(context.Background(), `SELECT attempts, error_type FROM rows WHERE k = ?`, rowKey(run.ID, 2)).Scan(&attempts, &et); err != nil || attempts != 2 || et.Valid {
+		t.Fatalf("row 2: attempts %d, error_type %v, %v; want 2 attempts and no error", attempts, et, err)
+	}
+	// Row 4 stays in flight: the rows after it wait, up to maxWaiting.
+	for seq := int64(5); seq <= n; seq++ {
+		record(Outcome{Seq: seq, Identity: id(seq), Status: profile.StatusCreated, ProfileID: fmt.Sprintf("uprof_%d", seq), Attempts: 1})
+	}
+	if got := stored(); len(got) < maxWaiting || slices.Contains(got, 4) {
+		t.Fatalf("%d rows written with row 4 in flight; want at least %d, not row 4", len(got), maxWaiting)
+	}
+	var rows []ReportRow
+	if err := s.EachRow(context.Background(), run.ID, func(r ReportRow) error { rows = append(rows, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != int(n) || rows[3].Status != profile.StatusPending || rows[1].RequestID != "req_2" || rows[1].ProfileID != "uprof_2" {
+		t.Fatalf("report: %d rows, row 4 %+v, row 2 %+v", len(rows), rows[3], rows[1])
 	}
 }

@@ -53,6 +53,8 @@ type Store struct {
 	attemptTimeout time.Duration // recorded with every attempt, see SetAttemptTimeout
 
 	fieldBuf, contentBuf, idBuf, ridBuf []byte // encodings of a row, reused
+
+	held held // the rows to be sent, until written with their outcome
 }
 
 type stmts struct {
@@ -156,9 +158,9 @@ func (s *Store) statements() []statement {
 		// sent last, not what the first attempt held.
 		{&s.st.ledgerRetry, `UPDATE ledger SET attempt_at = ?, attempt_timeout = ?, content = ? WHERE key = ? AND status = 1`},
 		{&s.st.ledgerNamed, `UPDATE ledger SET named = 1 WHERE key = ? AND named = 0`},
-		{&s.st.rowUpsert, `INSERT INTO rows (k, line, status, profile_id, request_id, error_type, error_message, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		{&s.st.rowUpsert, `INSERT INTO rows (k, line, status, profile_id, request_id, error_type, error_message, fields, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT(k) DO UPDATE SET line = excluded.line, fields = excluded.fields, status = excluded.status,
-			profile_id = excluded.profile_id, request_id = excluded.request_id, error_type = excluded.error_type, error_message = excluded.error_message, attempts = 0`},
+			profile_id = excluded.profile_id, request_id = excluded.request_id, error_type = excluded.error_type, error_message = excluded.error_message, attempts = excluded.attempts`},
 		{&s.st.rowOutcome, `UPDATE rows SET status = ?, profile_id = ?, error_type = ?, error_message = ?, attempts = attempts + ?, request_id = COALESCE(?, request_id) WHERE k = ?`},
 		{&s.st.orgGet, `SELECT status, profile_id, COALESCE(others, '') FROM ledger WHERE key = ?`},
 		{&s.st.orgInsert, `INSERT INTO ledger (key, status, profile_id, content, run_id, origin, named) VALUES (?, 0, ?, ?, 0, 1, 0)
@@ -177,7 +179,7 @@ func (s *Store) statements() []statement {
 // Close commits what is pending, folds the write-ahead log into the file
 // (so the state is one file at rest) and closes it.
 func (s *Store) Close() error {
-	err := s.Commit()
+	err := s.flush()
 	s.mu.Lock()
 	s.set.close()
 	s.set, s.closed = nil, true
@@ -207,6 +209,20 @@ func (s *Store) begin() error {
 	}
 	s.inTx = true
 	return nil
+}
+
+// flush writes every held row (see held) and commits: what a reader of the
+// run's rows does first.
+func (s *Store) flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	if err := s.writeHeld(true); err != nil {
+		return err
+	}
+	return s.commitLocked()
 }
 
 // Commit makes every change so far durable.
