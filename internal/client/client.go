@@ -225,8 +225,26 @@ func (c *Client) Version() profile.Version { return c.version }
 type Page struct {
 	Data     profile.Profiles `json:"data"`
 	NextPage *string          `json:"next_page"`
+	body     []byte           // the whole answer, when only peekPage has read it
+	hint     []byte           // peekPage's reading of the last profile's created_at
 	data     []byte           // the data array, not yet decoded
 	items    []item           // what scanPage read of each of its profiles
+}
+
+// scan reads a page that only peekPage has read, as ListNewest would have,
+// and checks that the cursor peekPage read is the answer's.
+func (p *Page) scan() error {
+	body, next := p.body, p.NextPage
+	p.body, p.hint = nil, nil
+	if q, ok := scanPage(body); ok {
+		*p = q
+	} else if err := json.Unmarshal(body, p); err != nil {
+		return fmt.Errorf("error parsing response json: %w", err)
+	}
+	if (p.NextPage == nil) != (next == nil) || next != nil && *p.NextPage != *next {
+		return errors.New("error parsing response json: next_page is not the value at the end of the answer")
+	}
+	return nil
 }
 
 // Decode decodes the page's profiles, once. A profile that brief, when
@@ -236,6 +254,11 @@ type Page struct {
 // three were read from the profile as plain strings; its answer must not
 // change if asked again, since the caller tells brief profiles by it.
 func (p *Page) Decode(brief func(profile.Profile) bool) error {
+	if p.body != nil {
+		if err := p.scan(); err != nil {
+			return err
+		}
+	}
 	if p.data == nil {
 		return nil
 	}
@@ -270,6 +293,13 @@ func (p *Page) Decode(brief func(profile.Profile) bool) error {
 // newest-first page), before or after Decode; false when the page is empty
 // or that time was not read.
 func (p *Page) Oldest() (time.Time, bool) {
+	if p.body != nil {
+		var t time.Time
+		if p.hint == nil || t.UnmarshalText(p.hint) != nil {
+			return time.Time{}, false
+		}
+		return t, true
+	}
 	if p.data == nil {
 		if len(p.Data) == 0 {
 			return time.Time{}, false
@@ -288,9 +318,10 @@ func (p *Page) Oldest() (time.Time, bool) {
 }
 
 // ListNewest returns one page of profiles, newest first, starting at cursor
-// ("" for the first page). limit is 1..100. The page is read by scanPage
-// and left for Decode; a body the scan does not vouch for is decoded whole
-// by encoding/json here.
+// ("" for the first page). limit is 1..100. Only the cursor at the end of
+// the answer is read here (peekPage), so the next page can be asked for at
+// once; Decode reads the rest. An answer whose end peekPage does not vouch
+// for is read by scanPage, or decoded whole by encoding/json, here.
 func (c *Client) ListNewest(ctx context.Context, cursor string, limit int) (Page, Result) {
 	q := url.Values{"limit": {strconv.Itoa(limit)}, "order": {"desc"}, "order_by": {"created_at"}}
 	if cursor != "" {
@@ -298,6 +329,10 @@ func (c *Client) ListNewest(ctx context.Context, cursor string, limit int) (Page
 	}
 	var page Page
 	res := c.do(ctx, http.MethodGet, "v1/user_profiles?"+q.Encode(), nil, func(b []byte) error {
+		if next, hint, ok := peekPage(b); ok {
+			page = Page{NextPage: next, body: b, hint: hint}
+			return nil
+		}
 		if p, ok := scanPage(b); ok {
 			page = p
 			return nil

@@ -85,6 +85,76 @@ func scanPage(b []byte) (p Page, ok bool) {
 	return p, true
 }
 
+// peekPage reads a list answer from its end: the next_page member, when
+// it is the last member of the top-level object and null or a string
+// without escapes, and a hint of the last profile's created_at (the last
+// "created_at" string before it: only a hint, since a profile's metadata
+// could hold that key too). Of a well-formed answer the member it reads is
+// the answer's next_page; Page.scan checks that it was.
+func peekPage(b []byte) (next *string, hint []byte, ok bool) {
+	i := lastNonSpace(b, len(b))
+	if i < 0 || b[i] != '}' {
+		return nil, nil, false
+	}
+	i = lastNonSpace(b, i)
+	var value []byte
+	switch {
+	case i >= 3 && string(b[i-3:i+1]) == "null":
+		i -= 4
+	case i >= 1 && b[i] == '"':
+		start := bytes.LastIndexByte(b[:i], '"')
+		if start < 1 || b[start-1] == '\\' {
+			return nil, nil, false
+		}
+		value = b[start+1 : i]
+		for _, c := range value {
+			if special[c] {
+				return nil, nil, false
+			}
+		}
+		i = start - 1
+	default:
+		return nil, nil, false
+	}
+	i = lastNonSpace(b, i+1)
+	if i < 0 || b[i] != ':' {
+		return nil, nil, false
+	}
+	i = lastNonSpace(b, i)
+	const key = `"next_page"`
+	if i < len(key) || string(b[i-len(key)+1:i+1]) != key {
+		return nil, nil, false
+	}
+	key0 := i - len(key) + 1
+	if j := lastNonSpace(b, key0); j < 0 || b[j] != ',' && b[j] != '{' {
+		return nil, nil, false
+	}
+	if value != nil {
+		s := string(value)
+		next = &s
+	}
+	const at = `"created_at":"`
+	if j := bytes.LastIndex(b[:key0], []byte(at)); j >= 0 {
+		if end := bytes.IndexByte(b[j+len(at):key0], '"'); end > 0 && end <= 64 {
+			hint = b[j+len(at) : j+len(at)+end]
+		}
+	}
+	return next, hint, true
+}
+
+// lastNonSpace is the index of the last byte of b[:end] that is not white
+// space, or -1.
+func lastNonSpace(b []byte, end int) int {
+	for i := end - 1; i >= 0; i-- {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+		default:
+			return i
+		}
+	}
+	return -1
+}
+
 // item is what scanPage read of one profile of a page: where it is in the
 // data array, and its id, created_at and external id when they are plain
 // strings encoding/json would read as they are.

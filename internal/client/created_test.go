@@ -87,6 +87,10 @@ var pageAnswers = []string{
 	`{"data":[1],"next_page":null}`,
 	`{"data":[{"id":"x"}],"next_page":null,}`,
 	`{"data":[{"id":"x"}]`,
+	`{"data":[{"id":"x","metadata":{"next_page":"y"}}],"next_page":"z"}`,
+	`{"next_page":"a","data":[{"id":"x","metadata":{"k":"v","next_page":"y"}}]}`,
+	`{"data":[],"x":"\"next_page\":null}"}`,
+	`{"data":[], "next_page" : "c" } `,
 	`{}`,
 }
 
@@ -104,6 +108,18 @@ func TestScanPageIsUnmarshal(t *testing.T) {
 	if scanned < 4 {
 		t.Errorf("the scan read %d of the pages; want at least 4", scanned)
 	}
+	peeked := 0
+	for _, in := range pageAnswers {
+		if _, _, ok := peekPage([]byte(in)); ok {
+			peeked++
+		}
+	}
+	if peeked < 4 {
+		t.Errorf("peekPage read %d of the pages; want at least 4", peeked)
+	}
+	if next, hint, ok := peekPage([]byte(pageAnswers[0])); !ok || next == nil || *next != "cur_2" || string(hint) != "2026-01-02T03:04:05Z" {
+		t.Errorf("peekPage = %v %q %v; want cur_2 and the last profile's time", next, hint, ok)
+	}
 	p, ok := scanPage([]byte(pageAnswers[0]))
 	at, known := p.Oldest()
 	if !ok || !known || !at.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) || p.Data != nil {
@@ -115,6 +131,16 @@ func checkScanPage(t *testing.T, in []byte) {
 	t.Helper()
 	var want Page
 	werr := json.Unmarshal(in, &want)
+	if next, hint, ok := peekPage(in); ok && werr == nil {
+		// What ListNewest hands over when the end of the answer is read.
+		peeked := Page{NextPage: next, body: in, hint: hint}
+		if (next == nil) != (want.NextPage == nil) || next != nil && *next != *want.NextPage {
+			t.Fatalf("%q: peekPage read next_page %v, encoding/json %v", in, next, want.NextPage)
+		}
+		if err := peeked.Decode(nil); err != nil || !reflect.DeepEqual(peeked.Data, want.Data) {
+			t.Fatalf("%q: a peeked page decodes to %+v, %v; encoding/json %+v", in, peeked.Data, err, want.Data)
+		}
+	}
 	got, ok := scanPage(in)
 	if !ok {
 		return
