@@ -78,50 +78,69 @@ type fetched struct {
 	err  error
 }
 
+// fetching is one page on its way: head as soon as the answer is in (its
+// cursor and Oldest readable), page once it is decoded, in the goroutine
+// that fetched it.
+type fetching struct {
+	head, page chan fetched
+}
+
 // walk pages through the listing. With since set, each page is cut at its
 // first profile older than since, and that page is the last one wanted.
+// The next page is asked for as soon as this one's head is in, so a
+// walk's requests, which follow one another (each needs the last one's
+// cursor), are not held up by decoding; each page is decoded by the
+// goroutine that fetched it, while the caller handles the one before.
 func (w *Walker) walk(ctx context.Context, since func() time.Time, fn func([]profile.Profile) (bool, error)) (WalkStats, error) {
 	var st WalkStats
 	fetchCtx, cancel := context.WithCancel(ctx)
-	next := make(chan fetched, 1)
-	pending := false // a page is being fetched: it is received before walk returns
-	fetch := func(cursor string) {
-		pending = true
+	var inflight []*fetching // oldest first: at most this page and the next
+	start := func(cursor string) *fetching {
+		f := &fetching{head: make(chan fetched, 1), page: make(chan fetched, 1)}
+		inflight = append(inflight, f)
 		go func() {
 			page, err := w.fetch(fetchCtx, cursor)
-			next <- fetched{page, err}
+			f.head <- fetched{page, err}
+			if err == nil {
+				if err = page.Decode(w.Brief); err != nil {
+					err = fmt.Errorf("listing profiles: %w", err)
+				}
+			}
+			f.page <- fetched{page, err}
 		}()
+		return f
 	}
 	defer func() {
 		cancel()
-		if pending {
-			<-next // no request of this walk outlives it
+		for _, f := range inflight {
+			<-f.page // no request of this walk outlives it
 		}
 	}()
-	fetch("")
+	cur := start("")
 	for {
-		f := <-next
-		pending = false
-		if f.err != nil {
-			return st, f.err
+		h := <-cur.head
+		if h.err != nil {
+			return st, h.err
 		}
-		pg := f.page
-		last := pg.NextPage == nil || *pg.NextPage == ""
+		last := h.page.NextPage == nil || *h.page.NextPage == ""
 		var cutAt time.Time
 		if since != nil {
 			cutAt = since()
 		}
+		var next *fetching
 		if !last {
-			if oldest, ok := pg.Oldest(); ok && (since == nil || !oldest.Before(cutAt)) {
-				fetch(*pg.NextPage)
+			if oldest, ok := h.page.Oldest(); ok && (since == nil || !oldest.Before(cutAt)) {
+				next = start(*h.page.NextPage)
 			}
 		}
-		if err := pg.Decode(w.Brief); err != nil {
-			return st, fmt.Errorf("listing profiles: %w", err)
+		f := <-cur.page
+		inflight = inflight[1:]
+		if f.err != nil {
+			return st, f.err
 		}
 		st.Pages++
-		st.Listed += len(pg.Data)
-		data := pg.Data
+		st.Listed += len(f.page.Data)
+		data := f.page.Data
 		if since != nil {
 			for i, p := range data {
 				if p.CreatedAt.Before(cutAt) {
@@ -130,13 +149,14 @@ func (w *Walker) walk(ctx context.Context, since func() time.Time, fn func([]pro
 				}
 			}
 		}
-		if !last && !pending {
-			fetch(*pg.NextPage)
+		if !last && next == nil {
+			next = start(*h.page.NextPage)
 		}
 		done, err := fn(data)
 		if err != nil || done || last {
 			return st, err
 		}
+		cur = next
 	}
 }
 

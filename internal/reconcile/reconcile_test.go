@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,5 +158,41 @@ func TestWalkFetchesNoPageBeyondTheEnd(t *testing.T) {
 	st, err = w.Walk(context.Background(), func(page []profile.Profile) (bool, error) { return true, nil })
 	if err != nil || st.Pages != 1 || lister.calls > 2 {
 		t.Errorf("done after a page: %+v, %d requests, %v", st, lister.calls, err)
+	}
+}
+
+// Through the client, pages are asked for from their cursors alone and
+// decoded after: a page that cannot be decoded ends the walk with an error
+// naming the listing, and the pages before it were handed over whole.
+func TestWalkOverTheClient(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("content-type", "application/json")
+		switch r.URL.Query().Get("page") {
+		case "":
+			fmt.Fprint(w, `{"data":[{"id":"uprof_1","created_at":"2026-05-01T12:00:02Z","external_id":"a","name":"A","relationship":"external"}],"next_page":"p2"}`)
+		case "p2":
+			fmt.Fprint(w, `{"data":[{"id":"uprof_2","created_at":"2026-05-01T12:00:01Z","external_id":"b","name":5}],"next_page":"p3"}`)
+		default:
+			fmt.Fprint(w, `{"data":[],"next_page":null}`)
+		}
+	}))
+	defer srv.Close()
+	c, err := client.New(client.Config{BaseURL: srv.URL, APIKey: "k", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []profile.Profile
+	w := Walker{Lister: c, Pacer: nopPacer{}, MaxErrors: 1}
+	_, err = w.Walk(context.Background(), func(page []profile.Profile) (bool, error) {
+		got = append(got, page...)
+		return false, nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "listing profiles") || len(got) != 1 || got[0].Name == nil || *got[0].Name != "A" {
+		t.Fatalf("walk: %v, profiles %+v; want the first page whole, then the second's decoding error", err, got)
+	}
+	if n := requests.Load(); n > 3 {
+		t.Errorf("%d requests; the walk asks for at most the page after the one it stopped at", n)
 	}
 }
