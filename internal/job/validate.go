@@ -77,6 +77,7 @@ type checked struct {
 type batch struct {
 	rows   []checked
 	vals   []string      // the values of the raw rows
+	text   []byte        // their text, which the values point into (reader.NextRawIn)
 	rooms  []reader.Room // where the raw rows' requests keep their strings
 	ready  chan struct{} // a checking goroutine is done with the batch
 	bodies []byte
@@ -362,7 +363,9 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 					reader.Recycle(c.rec.Request.Metadata)
 					*c = checked{}
 				}
-				b.rows, b.vals = b.rows[:0], b.vals[:0]
+				// Nothing refers to the batch's values any more: their
+				// text may be written over.
+				b.rows, b.vals, b.text = b.rows[:0], b.vals[:0], b.text[:0]
 				free <- b
 			}
 			return errors.Join(werr, rw.Close())
@@ -380,7 +383,7 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 					rec, err := cfg.Input.Next()
 					return checked{rec: rec, p: rec.Problem}, err
 				}
-				r, err := cfg.Input.NextRaw()
+				r, err := cfg.Input.NextRawIn(&b.text)
 				c := checked{rec: reader.Record{Line: r.Line, CSV: r.CSV, Problem: r.Problem}, p: r.Problem}
 				if r.Values != nil {
 					from := len(b.vals)

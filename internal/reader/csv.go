@@ -288,6 +288,22 @@ func (r *Reader) NextRaw() (Raw, error) {
 	return raw, err
 }
 
+// NextRawIn is NextRaw with the record's text kept in *arena, appended to
+// it, rather than in a string allocated for the record: the strings of
+// Values and CSV point into *arena's bytes, and stay as they are for as
+// long as the caller leaves those bytes (from the length *arena had) as
+// they are. A caller that reads records in batches gives each batch an
+// arena, and reuses it from its start once nothing refers to the batch's
+// records any more: the reader then allocates nothing for a record, and
+// the collector has nothing to collect. A record csv splits (one with a
+// CR, or a quote out of place) still has strings of its own.
+func (r *Reader) NextRawIn(arena *[]byte) (Raw, error) {
+	r.arena, r.mark = arena, len(*arena)
+	raw, err := r.NextRaw()
+	r.arena = nil
+	return raw, err
+}
+
 // nextRaw reads the next CSV record that the filters keep.
 func (r *Reader) nextRaw() (Raw, error) {
 	if r.header == nil {
@@ -304,6 +320,10 @@ func (r *Reader) nextRaw() (Raw, error) {
 				return out, nil
 			}
 			r.filtered.Add(1)
+			if r.arena != nil {
+				// Nothing refers to the record the filters dropped.
+				*r.arena = (*r.arena)[:r.mark]
+			}
 			sp, err = r.nextSpan()
 			continue
 		}
