@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +30,9 @@ func checkAppendBody(t *testing.T, r Request) {
 }
 
 // checkAppendValidBody fails unless AppendValidBody finds the problem
-// ValidateAt finds and, for a valid request, appends what AppendBody does.
+// ValidateAt finds and, for a valid request, appends what AppendBody does;
+// and so do AppendValidBodyDoubled, with the quotes doubled, and the Sorted
+// forms of both, given the metadata as sorted pairs.
 func checkAppendValidBody(t *testing.T, r Request, v Version) {
 	t.Helper()
 	now := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
@@ -49,9 +53,30 @@ func checkAppendValidBody(t *testing.T, r Request, v Version) {
 	if (p == nil) != (want == nil) || p != nil && *p != *want {
 		t.Fatalf("%s, %+v: problem %+v, ValidateAt's %+v", v, r, p, want)
 	}
-	body = append([]byte(`pre"fix`), bytes.ReplaceAll(body[len("prefix"):], []byte(`"`), []byte(`""`))...)
+	doubled := append([]byte(`pre"fix`), bytes.ReplaceAll(body[len("prefix"):], []byte(`"`), []byte(`""`))...)
+	if !bytes.Equal(got, doubled) {
+		t.Fatalf("%s, %+v, doubled:\n got %s\nwant %s", v, r, got, doubled)
+	}
+	// Sorted: the metadata as sorted pairs, r.Metadata ignored.
+	var md []Field
+	for _, k := range slices.Sorted(maps.Keys(r.Metadata)) {
+		md = append(md, Field{Name: k, Value: r.Metadata[k]})
+	}
+	rs := r
+	rs.Metadata = map[string]string{"ignored": "x"}
+	got, p = rs.AppendValidBodySorted([]byte("prefix"), md, v, now)
+	if (p == nil) != (want == nil) || p != nil && *p != *want {
+		t.Fatalf("%s, %+v, sorted: problem %+v, ValidateAt's %+v", v, r, p, want)
+	}
 	if !bytes.Equal(got, body) {
-		t.Fatalf("%s, %+v, doubled:\n got %s\nwant %s", v, r, got, body)
+		t.Fatalf("%s, %+v, sorted:\n got %s\nwant %s", v, r, got, body)
+	}
+	got, p = rs.AppendValidBodyDoubledSorted([]byte(`pre"fix`), md, v, now)
+	if (p == nil) != (want == nil) || p != nil && *p != *want {
+		t.Fatalf("%s, %+v, sorted, doubled: problem %+v, ValidateAt's %+v", v, r, p, want)
+	}
+	if !bytes.Equal(got, doubled) {
+		t.Fatalf("%s, %+v, sorted, doubled:\n got %s\nwant %s", v, r, got, doubled)
 	}
 }
 

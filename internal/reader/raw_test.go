@@ -3,6 +3,7 @@ package reader
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -224,5 +225,104 @@ func TestNextRawInKeepsTheTextInTheArena(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Errorf("NextRawIn allocates %v times a record, want 0", n)
+	}
+}
+
+// MapSorted gives what Map gives, its metadata as pairs sorted by key, when
+// SortsMetadata says it can: each key from one column of its own.
+func TestMapSortedIsMap(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		header string
+		maps   []string
+		sorts  bool
+	}{
+		{"columns out of order", "external_id,metadata.z,name,metadata.b,metadata.a,metadata.B", nil, true},
+		{"no metadata", "external_id,name", nil, true},
+		{"a JSON column", "external_id,metadata,metadata.a", nil, false},
+		{"a computed key", "external_id,name,metadata.a", []string{"metadata.k=name:x=y,*=z"}, false},
+		{"a key mapped from a column", "external_id,name,other,metadata.a", []string{"metadata.b=other"}, true},
+		{"a key mapped over its own column", "external_id,name,other,metadata.a", []string{"metadata.a=other"}, true},
+	} {
+		mapping, err := ParseMapping(c.maps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var in strings.Builder
+		in.WriteString(c.header + "\n")
+		cols := strings.Count(c.header, ",") + 1
+		for i := range 1 << cols {
+			for k := range cols {
+				if k > 0 {
+					in.WriteByte(',')
+				}
+				if i&(1<<k) != 0 {
+					fmt.Fprintf(&in, "v%d", k)
+				}
+			}
+			in.WriteByte('\n')
+		}
+		r, err := Open(strings.NewReader(in.String()), Options{Format: FormatCSV, Mapping: mapping})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if r.SortsMetadata() != c.sorts {
+			t.Fatalf("%s: SortsMetadata %v, want %v", c.name, r.SortsMetadata(), c.sorts)
+		}
+		if !c.sorts {
+			continue
+		}
+		md := []profile.Field{{Name: "before", Value: "x"}}
+		for {
+			raw, err := r.NextRaw()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, wantP := r.Map(raw.Values, nil)
+			got, out, p := r.MapSorted(raw.Values, nil, md[:1])
+			var pairs []profile.Field
+			for _, k := range slices.Sorted(maps.Keys(want.Metadata)) {
+				pairs = append(pairs, profile.Field{Name: k, Value: want.Metadata[k]})
+			}
+			want.Metadata = nil
+			if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(p, wantP) || out[0] != md[0] || !reflect.DeepEqual(out[1:], pairs) && len(pairs)+len(out[1:]) > 0 {
+				t.Errorf("%s, line %d: MapSorted %+v %q %v, Map %+v %q %v", c.name, raw.Line, got, out[1:], p, want, pairs, wantP)
+			}
+		}
+	}
+	r, err := Open(strings.NewReader(`{"external_id":"j"}`+"\n"), Options{Format: FormatJSONL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.SortsMetadata() {
+		t.Error("SortsMetadata of JSONL, want false")
+	}
+}
+
+// sortedMetaKeys sorts the key columns by key, and declines when two set
+// one key, when a JSON column sets metadata or when a --map computes a key.
+func TestSortedMetaKeys(t *testing.T) {
+	cols := []metaColumn{{col: 4, key: "z"}, {col: 1, key: "b"}, {col: 7, key: "B"}, {col: 2, key: "ba"}}
+	got := sortedMetaKeys(plan{metadata: -1, metaKeys: cols}, nil)
+	want := []metaColumn{{col: 7, key: "B"}, {col: 1, key: "b"}, {col: 2, key: "ba"}, {col: 4, key: "z"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("sorted %v, want %v", got, want)
+	}
+	if got := sortedMetaKeys(plan{metadata: -1}, nil); got == nil || len(got) != 0 {
+		t.Errorf("no key columns: %#v, want an empty slice", got)
+	}
+	for name, pl := range map[string]plan{
+		"two columns of one key": {metadata: -1, metaKeys: append(slices.Clone(cols), metaColumn{col: 9, key: "b"})},
+		"a JSON column":          {metadata: 3, metaKeys: cols},
+	} {
+		if got := sortedMetaKeys(pl, nil); got != nil {
+			t.Errorf("%s: %v, want nil", name, got)
+		}
+	}
+	if got := sortedMetaKeys(plan{metadata: -1, metaKeys: cols}, []mapped{{field: field{kind: kindMetadataKey, key: "k"}}}); got != nil {
+		t.Errorf("a computed key: %v, want nil", got)
 	}
 }
