@@ -26,7 +26,11 @@ type plan struct {
 	// sortedMeta is metaKeys sorted by key when they are the only source
 	// of metadata and no two set one key (MapSorted); nil otherwise.
 	sortedMeta []metaColumn
-	index      map[string]int // column -> index, for computed sources and filters
+	// direct: the scalar fields come from cols alone, each from one column,
+	// and none is one parts.request derives another from (reference_id,
+	// email): a value goes to its field as it is (directCols).
+	direct bool
+	index  map[string]int // column -> index, for computed sources and filters
 }
 
 // colFeed is a column that feeds a scalar field.
@@ -172,7 +176,28 @@ func (r *Reader) planCSV(index map[string]int) error {
 	r.keepsUTF8 = len(r.computed) == 0 && r.plan.metadata < 0
 	r.anyField = len(r.plan.cols) > 0 || r.plan.metadata >= 0 || len(r.plan.metaKeys) > 0 || len(r.computed) > 0
 	r.plan.sortedMeta = sortedMetaKeys(r.plan, r.computed)
+	r.plan.direct = directCols(r.plan.cols, r.computed)
 	return nil
+}
+
+// directCols reports whether a record's values may go to their fields as
+// they are, with no parts to gather them in: no --map computes a field,
+// no two columns feed one field (which must then agree), and none feeds
+// reference_id or email, which parts.request turns into external_id and
+// email_hash.
+func directCols(cols []colFeed, computed []mapped) bool {
+	if len(computed) > 0 {
+		return false
+	}
+	var fed [nScalar]bool
+	for _, c := range cols {
+		i, ok := c.kind.scalar()
+		if !ok || fed[i] || c.kind == kindReferenceID || c.kind == kindEmail {
+			return false
+		}
+		fed[i] = true
+	}
+	return true
 }
 
 // sortedMetaKeys returns the columns that set a metadata key, sorted by
@@ -471,6 +496,19 @@ func (r *Reader) fieldSpace(k int) []profile.Field {
 // reads the reader's plan, so it is safe for concurrent use (Map).
 func (r *Reader) request(values []string, sl slots, md *[]profile.Field) (profile.Request, *profile.Problem) {
 	var req profile.Request
+	if r.plan.direct {
+		for _, c := range r.plan.cols {
+			if v := values[c.col]; v != "" {
+				if sl == nil {
+					sl = newSlots() // one allocation for every string field
+				}
+				s := sl.at(slotOf(c.kind))
+				*s = v
+				setField(&req, c.kind, s)
+			}
+		}
+		return r.metadata(req, values, nil, nil, md)
+	}
 	var p parts
 	for _, c := range r.plan.cols {
 		if v := values[c.col]; v != "" {
@@ -502,6 +540,12 @@ func (r *Reader) request(values []string, sl slots, md *[]profile.Field) (profil
 	if prob := p.request(&req, sl); prob != nil {
 		return profile.Request{}, prob
 	}
+	return r.metadata(req, values, metaVals, metaFrom, md)
+}
+
+// metadata sets req's metadata from the record's values and the computed
+// keys, metaVals (set by metaFrom), as request does.
+func (r *Reader) metadata(req profile.Request, values []string, metaVals []profile.Field, metaFrom []string, md *[]profile.Field) (profile.Request, *profile.Problem) {
 	if md != nil {
 		for _, mc := range r.plan.sortedMeta {
 			if v := values[mc.col]; v != "" {

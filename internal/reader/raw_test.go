@@ -326,3 +326,70 @@ func TestSortedMetaKeys(t *testing.T) {
 		t.Errorf("a computed key: %v, want nil", got)
 	}
 }
+
+// A plan whose columns feed their fields directly maps every record as
+// parts do, and only such a plan is direct.
+func TestDirectColumnsAreParts(t *testing.T) {
+	// Under the seed's contract, only its own fields' columns are read.
+	seed, ga := profile.DefaultVersion, profile.VersionGA
+	for _, c := range []struct {
+		header string
+		maps   []string
+		v      profile.Version
+		direct bool
+	}{
+		{"external_id,name,relationship,access_type,country,email_hash,name_hash,onboarded_at,account_status,entity_type,metadata.a", nil, ga, true},
+		{"external_id,name,relationship,access_type,country,email_hash,name_hash,onboarded_at,account_status,entity_type,metadata.a", nil, seed, true},
+		{"name,external_user_details.country,external_id", nil, ga, true},
+		{"external_id,reference_id,name", nil, ga, false},
+		{"reference_id,name", nil, ga, false},
+		{"external_id,email,name", nil, ga, false},
+		{"external_id,email,name", nil, seed, true},
+		{"external_id,name,other", []string{"name={other} x"}, seed, false},
+		{"external_id,other,name", []string{"name=other"}, seed, true},
+		{"external_id,other,name", []string{"email=other"}, ga, false},
+		{"external_id,country,external_user_details.country", nil, ga, false},
+	} {
+		mapping, err := ParseMapping(c.maps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols := strings.Count(c.header, ",") + 1
+		var in strings.Builder
+		in.WriteString(c.header + "\n")
+		values := []string{"", "v", "external", "application", "GB", " ", "a@b.c"}
+		for i := range 4 * len(values) {
+			for k := range cols {
+				if k > 0 {
+					in.WriteByte(',')
+				}
+				in.WriteString(values[(i+k*(i/len(values)+1))%len(values)])
+			}
+			in.WriteByte('\n')
+		}
+		v := c.v
+		r, err := Open(strings.NewReader(in.String()), Options{Format: FormatCSV, Mapping: mapping, Version: v})
+		if err != nil {
+			t.Fatalf("%s: %v", c.header, err)
+		}
+		if r.plan.direct != c.direct {
+			t.Fatalf("%s: direct %v, want %v", c.header, r.plan.direct, c.direct)
+		}
+		for {
+			raw, err := r.NextRaw()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, gotP := r.Map(raw.Values, nil)
+			r.plan.direct = false
+			want, wantP := r.Map(raw.Values, nil)
+			r.plan.direct = c.direct
+			if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gotP, wantP) {
+				t.Errorf("%s, %s, line %d: %+v %v, parts give %+v %v", c.header, v, raw.Line, got, gotP, want, wantP)
+			}
+		}
+	}
+}
