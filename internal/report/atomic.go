@@ -35,10 +35,7 @@ func WriteFileAtomic(path string, perm os.FileMode, write func(io.Writer) error)
 		}
 	}()
 
-	wb := &writeback{f: f}
-	// Runs before the deferred cleanup above, which may close f.
-	defer wb.wait()
-	bw := bufio.NewWriter(wb)
+	bw := bufio.NewWriter(&writeback{f: f})
 	if err = write(bw); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -92,24 +89,12 @@ const writebackChunk = 8 << 20
 // writeback of what it wrote since the last time, without waiting for it
 // (startWriteback): the disk works while the file is still being
 // produced, and the fsync that ends WriteFileAtomic has little left to do.
-//
-// Little of the file, that is: that fsync also commits the file system's
-// journal, and waits for whatever else the commit carries, the blocks
-// other processes wrote meanwhile and, on a file system mounted with
-// discard, the discard of the files removed since the last commit (a
-// report removed before it is written again): a tenth of a second or more,
-// whatever the file's own size. So at every chunk writeback also fsyncs
-// the file on a goroutine of its own, unless the last such fsync is still
-// at work: the journal is committed as the file is produced, and the
-// final fsync commits only what its last chunk brought. It makes the file
-// no more and no less durable: only the final fsync promises anything.
+// It makes the file no more and no less durable: only the fsync promises
+// anything.
 type writeback struct {
 	f       *os.File
 	written int64 // bytes written to f
 	started int64 // bytes whose writeback has been started
-	// syncing is closed when the last fsync started by Write is done; nil
-	// until Write starts one.
-	syncing chan struct{}
 }
 
 func (w *writeback) Write(p []byte) (int, error) {
@@ -118,37 +103,6 @@ func (w *writeback) Write(p []byte) (int, error) {
 	if w.written-w.started >= writebackChunk {
 		startWriteback(w.f, w.started, w.written-w.started)
 		w.started = w.written
-		if !w.busy() {
-			done := make(chan struct{})
-			w.syncing = done
-			go func() {
-				defer close(done)
-				_ = earlySync(w.f) // the final fsync reports any error that matters
-			}()
-		}
 	}
 	return n, err
-}
-
-// busy reports whether an fsync started by Write is still at work.
-func (w *writeback) busy() bool {
-	if w.syncing == nil {
-		return false
-	}
-	select {
-	case <-w.syncing:
-		return false
-	default:
-		return true
-	}
-}
-
-// earlySync is the fsync Write starts; tests watch it.
-var earlySync = (*os.File).Sync
-
-// wait waits for the fsync Write started last, if it is still at work.
-func (w *writeback) wait() {
-	if w.syncing != nil {
-		<-w.syncing
-	}
 }

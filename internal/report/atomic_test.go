@@ -7,9 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // onlyFiles returns the names in dir.
@@ -127,68 +125,5 @@ func TestWriteFileAtomicLongFile(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("the file holds %d bytes, not the %d written", len(got), len(want))
-	}
-}
-
-// TestWriteFileAtomicEarlySync: a file longer than a writeback chunk is
-// fsynced as it is written, on a goroutine of its own, one fsync at a
-// time, and WriteFileAtomic returns only once the last is done, whether the
-// write succeeds or fails (when the file is closed and removed); a short
-// file is not.
-func TestWriteFileAtomicEarlySync(t *testing.T) {
-	var calls, done, inFlight, most atomic.Int32
-	defer func(s func(*os.File) error) { earlySync = s }(earlySync)
-	earlySync = func(f *os.File) error {
-		calls.Add(1)
-		if n := inFlight.Add(1); n > most.Load() {
-			most.Store(n)
-		}
-		time.Sleep(200 * time.Millisecond)
-		err := f.Sync()
-		inFlight.Add(-1)
-		done.Add(1)
-		return err
-	}
-	piece := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
-	boom := errors.New("boom")
-	for _, tc := range []struct {
-		name  string
-		bytes int
-		err   error
-		calls int32
-	}{
-		{"short", 1 << 20, nil, 0},
-		{"long", 4 * writebackChunk, nil, 1},
-		{"long, failed", 4 * writebackChunk, boom, 1},
-	} {
-		calls.Store(0)
-		done.Store(0)
-		most.Store(0)
-		dir := t.TempDir()
-		path := filepath.Join(dir, "report.csv")
-		err := WriteFileAtomic(path, 0o600, func(w io.Writer) error {
-			for n := 0; n < tc.bytes; n += len(piece) {
-				if _, err := w.Write(piece); err != nil {
-					return err
-				}
-			}
-			return tc.err
-		})
-		if !errors.Is(err, tc.err) {
-			t.Fatalf("%s: err = %v, want %v", tc.name, err, tc.err)
-		}
-		if c, d := calls.Load(), done.Load(); c < tc.calls || tc.calls == 0 && c > 0 || d != c {
-			t.Errorf("%s: %d early fsyncs started, %d done when WriteFileAtomic returned; want as many done, and at least %d (none for a short file)", tc.name, c, d, tc.calls)
-		}
-		if m := most.Load(); m > 1 {
-			t.Errorf("%s: %d early fsyncs at once, want one at a time", tc.name, m)
-		}
-		want := 1
-		if tc.err != nil {
-			want = 0
-		}
-		if names := onlyFiles(t, dir); len(names) != want {
-			t.Errorf("%s: directory holds %q, want %d file", tc.name, names, want)
-		}
 	}
 }
