@@ -417,34 +417,47 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 			defer close(toWrite)
 			defer close(toCheck)
 			b := newBatch()
-			next := func() (checked, error) {
+			// next reads the next record into c, a row of b, zero.
+			next := func(c *checked) error {
 				if !raw {
 					rec, err := cfg.Input.Next()
-					return checked{rec: rec, p: rec.Problem}, err
+					c.rec, c.p = rec, rec.Problem
+					return err
 				}
 				r, err := cfg.Input.NextRawIn(&b.text)
-				c := checked{rec: reader.Record{Line: r.Line, CSV: r.CSV, Problem: r.Problem}, p: r.Problem}
+				c.rec.Line, c.rec.CSV, c.rec.Problem, c.p = r.Line, r.CSV, r.Problem, r.Problem
 				if r.Values != nil {
 					from := len(b.vals)
 					b.vals = append(b.vals, r.Values...)
 					c.vals, c.raw, c.utf8 = b.vals[from:len(b.vals):len(b.vals)], true, r.ValidUTF8
 				}
-				return c, err
+				return err
 			}
-			c, recErr := checked{rec: first, p: first.Problem}, firstErr
-			if raw {
-				c, recErr = next()
-			}
-			for ; recErr != io.EOF; c, recErr = next() {
+			for i := 0; ; i++ {
+				// The row is read in place: a batch's rows past its length
+				// are zero, as made or as the writer leaves them.
+				n := len(b.rows)
+				b.rows = b.rows[:n+1]
+				c := &b.rows[n]
+				var recErr error
+				if i == 0 && !raw {
+					c.rec, c.p, recErr = first, first.Problem, firstErr
+				} else {
+					recErr = next(c)
+				}
+				if recErr == io.EOF {
+					*c = checked{}
+					b.rows = b.rows[:n]
+					break
+				}
 				if recErr != nil {
 					return fmt.Errorf("reading the input after record %d: %w", res.Rows, recErr)
 				}
-				if len(b.rows) == 0 && ctx.Err() != nil {
+				if n == 0 && ctx.Err() != nil {
 					return fmt.Errorf("interrupted: %w", context.Cause(ctx))
 				}
 				res.Rows++
-				b.rows = append(b.rows, c)
-				if len(b.rows) == validateBatch {
+				if n+1 == validateBatch {
 					send(b)
 					select {
 					case b = <-free:
