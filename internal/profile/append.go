@@ -210,10 +210,14 @@ const (
 
 // plainString reports whether every byte of s is one encoding/json writes
 // as it is, as most are: eight bytes at a time, the last eight overlapping
-// the word before them.
+// the word before them; four to seven bytes as one word of two
+// overlapping halves.
 func plainString(s string) bool {
-	if len(s) < 8 {
-		for i := 0; i < len(s); i++ {
+	if n := len(s); n < 8 {
+		if n >= 4 {
+			return plainWord(uint64(load32(s)) | uint64(load32(s[n-4:]))<<32)
+		}
+		for i := 0; i < n; i++ {
 			if !jsonSafe[s[i]] {
 				return false
 			}
@@ -243,6 +247,12 @@ func load64(s string) uint64 {
 	_ = s[7]
 	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// load32 returns the first four bytes of s as a little-endian word.
+func load32(s string) uint32 {
+	_ = s[3]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
 // hasZero has the high bit of some byte set when a byte of w is zero (and

@@ -234,3 +234,26 @@ func TestWithValidUTF8ChangesNothingForValidText(t *testing.T) {
 		}
 	}
 }
+
+// plainString is true exactly when every byte is one encoding/json writes
+// as it is: for every length up to three words, with each kind of byte at
+// every offset.
+func TestPlainString(t *testing.T) {
+	for n := range 25 {
+		for at := range max(n, 1) {
+			for _, c := range []byte{'a', ' ', '~', 0x7f, '"', '\\', '<', '>', '&', 0, 0x1f, 0x80, 0xa0, 0xff} {
+				b := bytes.Repeat([]byte("x"), n)
+				if n > 0 {
+					b[at] = c
+				}
+				want := true
+				for _, c := range b {
+					want = want && jsonSafe[c]
+				}
+				if got := plainString(string(b)); got != want {
+					t.Errorf("plainString(%q) = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}
