@@ -61,10 +61,14 @@ type checked struct {
 	// which the checking goroutine maps to rec.Request; nil otherwise.
 	vals []string
 	raw  bool // read by NextRaw: rec.Fields is nil, vals holds the values
-	utf8 bool // raw, and its request's strings are valid UTF-8 (reader.Raw.ValidUTF8)
-	p    *profile.Problem
-	key  uint64 // the hash of the identity of a row that passed validation
-	body string // the create body of a row that passed validation, unless encoded
+	// sorted: mapped by MapSorted, md holds the request's metadata (the
+	// batch's), sorted; rec.Request.Metadata is nil.
+	sorted bool
+	md     []profile.Field
+	utf8   bool // raw, and its request's strings are valid UTF-8 (reader.Raw.ValidUTF8)
+	p      *profile.Problem
+	key    uint64 // the hash of the identity of a row that passed validation
+	body   string // the create body of a row that passed validation, unless encoded
 	// encoded: the row's cells for a CSV report are cells[from:to] of its
 	// batch, the request's first (empty for an invalid row), those of the
 	// input from mid (a comma, then the input's cells).
@@ -76,9 +80,11 @@ type checked struct {
 // Batches go round: read, checked, written, then read into again.
 type batch struct {
 	rows   []checked
-	vals   []string      // the values of the raw rows
-	rooms  []reader.Room // where the raw rows' requests keep their strings
-	ready  chan struct{} // a checking goroutine is done with the batch
+	vals   []string        // the values of the raw rows
+	text   []byte          // their text, which the values point into (reader.NextRawIn)
+	rooms  []reader.Room   // where the raw rows' requests keep their strings
+	md     []profile.Field // the metadata of the rows mapped by MapSorted
+	ready  chan struct{}   // a checking goroutine is done with the batch
 	bodies []byte
 	ends   []int    // where each row's body ends in bodies
 	keys   []uint64 // the identity hashes of the valid rows
@@ -92,6 +98,10 @@ var encodeCells = true
 // readRaw lets Validate read a CSV export with NextRaw, mapping its records
 // in the checking goroutines; tests turn it off to compare with Next.
 var readRaw = true
+
+// sortMetadata lets Validate map raw rows with MapSorted when the reader
+// can; tests turn it off to compare with Map.
+var sortMetadata = true
 
 // checkers is how many goroutines check batches at once: the reading and
 // the writing goroutine each take less than the check of a row.
@@ -199,6 +209,22 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 	// writes them (reader.Record.CSV). The report's writer then copies
 	// them (report.Row.Encoded).
 	encode := cfg.ReportFormat == report.FormatCSV && encodeCells
+	// A raw row's metadata come sorted from their columns, when the
+	// reader can sort them (reader.MapSorted), rather than in a map.
+	sorted := raw && sortMetadata && cfg.Input.SortsMetadata()
+	// appendValidBody appends the body of a row that passes validation,
+	// or returns the problem.
+	appendValidBody := func(dst []byte, c *checked, dq bool) ([]byte, *profile.Problem) {
+		switch {
+		case c.sorted && dq:
+			return c.rec.Request.AppendValidBodyDoubledSorted(dst, c.md, cfg.Version, now)
+		case c.sorted:
+			return c.rec.Request.AppendValidBodySorted(dst, c.md, cfg.Version, now)
+		case dq:
+			return c.rec.Request.AppendValidBodyDoubled(dst, cfg.Version, now)
+		}
+		return c.rec.Request.AppendValidBody(dst, cfg.Version, now)
+	}
 	inOrder := func(fs []profile.Field) bool {
 		if len(fs) != len(inputColumns) {
 			return false
@@ -219,7 +245,7 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 			// unless it is {}, so report.AppendCSVCell would quote it, and
 			// double its quotes, as AppendValidBodyDoubled does.
 			b.cells = append(b.cells, '"')
-			b.cells, c.p = c.rec.Request.AppendValidBodyDoubled(b.cells, cfg.Version, now)
+			b.cells, c.p = appendValidBody(b.cells, c, true)
 			switch {
 			case c.p != nil:
 				b.cells = b.cells[:c.from]
@@ -249,10 +275,17 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 	}
 	// check runs in the middle goroutine: what one row decides alone.
 	check := func(b *batch) {
-		b.bodies, b.ends, b.keys, b.cells = b.bodies[:0], b.ends[:0], b.keys[:0], b.cells[:0]
+		b.bodies, b.ends, b.keys, b.cells, b.md = b.bodies[:0], b.ends[:0], b.keys[:0], b.cells[:0], b.md[:0]
 		for i := range b.rows {
 			c := &b.rows[i]
-			if c.raw && c.p == nil {
+			if c.raw && c.p == nil && sorted {
+				from := len(b.md)
+				c.rec.Request, b.md, c.p = cfg.Input.MapSorted(c.vals, &b.rooms[i], b.md)
+				c.sorted, c.md = true, b.md[from:len(b.md):len(b.md)]
+				if c.utf8 {
+					c.rec.Request = c.rec.Request.WithValidUTF8()
+				}
+			} else if c.raw && c.p == nil {
 				// A raw row's values are the header's columns, in order.
 				c.rec.Request, c.p = cfg.Input.Map(c.vals, &b.rooms[i])
 				if c.utf8 {
@@ -263,9 +296,16 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 			case encode && (c.raw || inOrder(c.rec.Fields)):
 				encodeRow(b, c)
 			case c.p == nil:
-				b.bodies, c.p = c.rec.Request.AppendValidBody(b.bodies, cfg.Version, now)
+				b.bodies, c.p = appendValidBody(b.bodies, c, false)
 			}
 			if c.p == nil {
+				if c.sorted && c.rec.Request.ExternalID == nil && len(c.md) > 0 {
+					// The identity is the content's, metadata included.
+					c.rec.Request.Metadata = make(map[string]string, len(c.md))
+					for _, f := range c.md {
+						c.rec.Request.Metadata[f.Name] = f.Value
+					}
+				}
 				c.key = key(c.rec.Request)
 				b.keys = append(b.keys, c.key)
 			}
@@ -362,7 +402,9 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 					reader.Recycle(c.rec.Request.Metadata)
 					*c = checked{}
 				}
-				b.rows, b.vals = b.rows[:0], b.vals[:0]
+				// Nothing refers to the batch's values any more: their
+				// text may be written over.
+				b.rows, b.vals, b.text = b.rows[:0], b.vals[:0], b.text[:0]
 				free <- b
 			}
 			return errors.Join(werr, rw.Close())
@@ -375,34 +417,47 @@ func Validate(ctx context.Context, cfg ValidateConfig) (ValidateResult, error) {
 			defer close(toWrite)
 			defer close(toCheck)
 			b := newBatch()
-			next := func() (checked, error) {
+			// next reads the next record into c, a row of b, zero.
+			next := func(c *checked) error {
 				if !raw {
 					rec, err := cfg.Input.Next()
-					return checked{rec: rec, p: rec.Problem}, err
+					c.rec, c.p = rec, rec.Problem
+					return err
 				}
-				r, err := cfg.Input.NextRaw()
-				c := checked{rec: reader.Record{Line: r.Line, CSV: r.CSV, Problem: r.Problem}, p: r.Problem}
+				r, err := cfg.Input.NextRawIn(&b.text)
+				c.rec.Line, c.rec.CSV, c.rec.Problem, c.p = r.Line, r.CSV, r.Problem, r.Problem
 				if r.Values != nil {
 					from := len(b.vals)
 					b.vals = append(b.vals, r.Values...)
 					c.vals, c.raw, c.utf8 = b.vals[from:len(b.vals):len(b.vals)], true, r.ValidUTF8
 				}
-				return c, err
+				return err
 			}
-			c, recErr := checked{rec: first, p: first.Problem}, firstErr
-			if raw {
-				c, recErr = next()
-			}
-			for ; recErr != io.EOF; c, recErr = next() {
+			for i := 0; ; i++ {
+				// The row is read in place: a batch's rows past its length
+				// are zero, as made or as the writer leaves them.
+				n := len(b.rows)
+				b.rows = b.rows[:n+1]
+				c := &b.rows[n]
+				var recErr error
+				if i == 0 && !raw {
+					c.rec, c.p, recErr = first, first.Problem, firstErr
+				} else {
+					recErr = next(c)
+				}
+				if recErr == io.EOF {
+					*c = checked{}
+					b.rows = b.rows[:n]
+					break
+				}
 				if recErr != nil {
 					return fmt.Errorf("reading the input after record %d: %w", res.Rows, recErr)
 				}
-				if len(b.rows) == 0 && ctx.Err() != nil {
+				if n == 0 && ctx.Err() != nil {
 					return fmt.Errorf("interrupted: %w", context.Cause(ctx))
 				}
 				res.Rows++
-				b.rows = append(b.rows, c)
-				if len(b.rows) == validateBatch {
+				if n+1 == validateBatch {
 					send(b)
 					select {
 					case b = <-free:

@@ -524,8 +524,9 @@ func TestValidateEncodedCellsAreTheWritersCells(t *testing.T) {
 }
 
 // A CSV export read with NextRaw, its records mapped in the checking
-// goroutines, one or several, gives the report Next gives, byte for byte,
-// in either report format, over batches of rows of every kind.
+// goroutines, one or several, with Map or MapSorted, gives the report Next
+// gives, byte for byte, in either report format, over batches of rows of
+// every kind.
 func TestValidateMapsInTheCheckingGoroutinesAsNextDoes(t *testing.T) {
 	var in strings.Builder
 	in.WriteString("external_id,name,relationship,metadata.plan,request,country\n")
@@ -550,34 +551,67 @@ func TestValidateMapsInTheCheckingGoroutinesAsNextDoes(t *testing.T) {
 	for i := range 3*validateBatch + 17 {
 		fmt.Fprintf(&in, kinds[i%len(kinds)], i)
 	}
-	defer func() { readRaw, checkers = true, 2 }()
-	for _, format := range []string{report.FormatCSV, report.FormatJSONL} {
-		for _, v := range []profile.Version{profile.DefaultVersion, profile.VersionGA} {
-			var reports [][]byte
-			for _, c := range []struct {
-				raw      bool
-				checkers int
-			}{{false, 1}, {true, 1}, {true, 2}, {true, 3}} {
-				readRaw, checkers = c.raw, c.checkers
-				rd, err := reader.Open(strings.NewReader(in.String()), reader.Options{Format: reader.FormatCSV, Version: v, Encoding: reader.EncodingUTF8})
-				if err != nil {
-					t.Fatal(err)
-				}
-				path := filepath.Join(t.TempDir(), "report."+format)
-				if _, err := Validate(context.Background(), ValidateConfig{Input: rd, Version: v, ReportPath: path, ReportFormat: format}); err != nil {
-					t.Fatal(err)
-				}
-				b, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				reports = append(reports, b)
+	// Metadata columns out of the keys' order, rows without an
+	// external_id whose identity is their content, metadata included, and
+	// too many keys.
+	var md strings.Builder
+	md.WriteString("name,metadata.z,relationship,metadata.b,metadata.a,external_id")
+	for k := range profile.MaxMetadataKeys - 2 {
+		fmt.Fprintf(&md, ",metadata.k%02d", k)
+	}
+	md.WriteString("\n")
+	extra := strings.Repeat(",", profile.MaxMetadataKeys-2)
+	mdKinds := []string{
+		"Ada,z,external,b,a,m-%d" + extra + "\n",
+		"Ada,z,external,b,a," + extra + "\n", // content: the same each time
+		"Ada,z,external,b,," + extra + "\n",  // content: differs in metadata.a only
+		"Ada,,external,,," + extra + "\n",
+		"Ann,z,external,b,a,m-%d" + strings.Repeat(",v", profile.MaxMetadataKeys-2) + "\n",     // 17 keys
+		"Ann,z,external,b,a,m-%d" + strings.Repeat(",v", profile.MaxMetadataKeys-3) + ",\n",    // 16 keys
+		"Ann,z,external,,a,m-%d,,\xff" + strings.Repeat(",", profile.MaxMetadataKeys-4) + "\n", // invalid UTF-8 in a value
+	}
+	for i := range 2*validateBatch + 5 {
+		if k := mdKinds[i%len(mdKinds)]; strings.Contains(k, "%d") {
+			fmt.Fprintf(&md, k, i)
+		} else {
+			md.WriteString(k)
+		}
+	}
+	defer func() { readRaw, checkers, sortMetadata = true, 2, true }()
+	for _, input := range []string{in.String(), md.String()} {
+		for _, format := range []string{report.FormatCSV, report.FormatJSONL} {
+			for _, v := range []profile.Version{profile.DefaultVersion, profile.VersionGA} {
+				testMapsAsNextDoes(t, input, format, v)
 			}
-			for i := 1; i < len(reports); i++ {
-				if !bytes.Equal(reports[i], reports[0]) {
-					t.Errorf("%s report, %s: case %d differs from Next's:\n%s\nNext's:\n%s", format, v, i, reports[i], reports[0])
-				}
-			}
+		}
+	}
+}
+
+func testMapsAsNextDoes(t *testing.T, input, format string, v profile.Version) {
+	t.Helper()
+	var reports [][]byte
+	for _, c := range []struct {
+		raw, sorted bool
+		checkers    int
+	}{{false, false, 1}, {true, false, 1}, {true, true, 1}, {true, true, 2}, {true, false, 3}} {
+		readRaw, checkers, sortMetadata = c.raw, c.checkers, c.sorted
+		rd, err := reader.Open(strings.NewReader(input), reader.Options{Format: reader.FormatCSV, Version: v, Encoding: reader.EncodingUTF8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "report."+format)
+		if _, err := Validate(context.Background(), ValidateConfig{Input: rd, Version: v, ReportPath: path, ReportFormat: format}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reports = append(reports, b)
+	}
+	for i := 1; i < len(reports); i++ {
+		if !bytes.Equal(reports[i], reports[0]) {
+			t.Errorf("%s report, %s: case %d differs from Next's:\n%s\nNext's:\n%s", format, v, i, reports[i], reports[0])
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +30,9 @@ func checkAppendBody(t *testing.T, r Request) {
 }
 
 // checkAppendValidBody fails unless AppendValidBody finds the problem
-// ValidateAt finds and, for a valid request, appends what AppendBody does.
+// ValidateAt finds and, for a valid request, appends what AppendBody does;
+// and so do AppendValidBodyDoubled, with the quotes doubled, and the Sorted
+// forms of both, given the metadata as sorted pairs.
 func checkAppendValidBody(t *testing.T, r Request, v Version) {
 	t.Helper()
 	now := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
@@ -49,9 +53,30 @@ func checkAppendValidBody(t *testing.T, r Request, v Version) {
 	if (p == nil) != (want == nil) || p != nil && *p != *want {
 		t.Fatalf("%s, %+v: problem %+v, ValidateAt's %+v", v, r, p, want)
 	}
-	body = append([]byte(`pre"fix`), bytes.ReplaceAll(body[len("prefix"):], []byte(`"`), []byte(`""`))...)
+	doubled := append([]byte(`pre"fix`), bytes.ReplaceAll(body[len("prefix"):], []byte(`"`), []byte(`""`))...)
+	if !bytes.Equal(got, doubled) {
+		t.Fatalf("%s, %+v, doubled:\n got %s\nwant %s", v, r, got, doubled)
+	}
+	// Sorted: the metadata as sorted pairs, r.Metadata ignored.
+	var md []Field
+	for _, k := range slices.Sorted(maps.Keys(r.Metadata)) {
+		md = append(md, Field{Name: k, Value: r.Metadata[k]})
+	}
+	rs := r
+	rs.Metadata = map[string]string{"ignored": "x"}
+	got, p = rs.AppendValidBodySorted([]byte("prefix"), md, v, now)
+	if (p == nil) != (want == nil) || p != nil && *p != *want {
+		t.Fatalf("%s, %+v, sorted: problem %+v, ValidateAt's %+v", v, r, p, want)
+	}
 	if !bytes.Equal(got, body) {
-		t.Fatalf("%s, %+v, doubled:\n got %s\nwant %s", v, r, got, body)
+		t.Fatalf("%s, %+v, sorted:\n got %s\nwant %s", v, r, got, body)
+	}
+	got, p = rs.AppendValidBodyDoubledSorted([]byte(`pre"fix`), md, v, now)
+	if (p == nil) != (want == nil) || p != nil && *p != *want {
+		t.Fatalf("%s, %+v, sorted, doubled: problem %+v, ValidateAt's %+v", v, r, p, want)
+	}
+	if !bytes.Equal(got, doubled) {
+		t.Fatalf("%s, %+v, sorted, doubled:\n got %s\nwant %s", v, r, got, doubled)
 	}
 }
 
@@ -205,6 +230,29 @@ func TestWithValidUTF8ChangesNothingForValidText(t *testing.T) {
 			b2, p2 := r.WithValidUTF8().AppendValidBodyDoubled(nil, v, now)
 			if string(b1) != string(b2) || (p1 == nil) != (p2 == nil) || p1 != nil && *p1 != *p2 {
 				t.Errorf("%s, %+v: marked %s %v, unmarked %s %v", v, r, b2, p2, b1, p1)
+			}
+		}
+	}
+}
+
+// plainString is true exactly when every byte is one encoding/json writes
+// as it is: for every length up to three words, with each kind of byte at
+// every offset.
+func TestPlainString(t *testing.T) {
+	for n := range 25 {
+		for at := range max(n, 1) {
+			for _, c := range []byte{'a', ' ', '~', 0x7f, '"', '\\', '<', '>', '&', 0, 0x1f, 0x80, 0xa0, 0xff} {
+				b := bytes.Repeat([]byte("x"), n)
+				if n > 0 {
+					b[at] = c
+				}
+				want := true
+				for _, c := range b {
+					want = want && jsonSafe[c]
+				}
+				if got := plainString(string(b)); got != want {
+					t.Errorf("plainString(%q) = %v, want %v", b, got, want)
+				}
 			}
 		}
 	}

@@ -83,30 +83,36 @@ func (p *parts) request(req *profile.Request, sl slots) *profile.Problem {
 		}
 		s := sl.at(i)
 		*s = p.val[i]
-		switch fieldKind(i) + kindExternalID {
-		case kindExternalID:
-			req.ExternalID = s
-		case kindName:
-			req.Name = s
-		case kindRelationship:
-			req.Relationship = s
-		case kindAccessType:
-			req.AccessType = s
-		case kindCountry:
-			req.Country = s
-		case kindEmailHash:
-			req.EmailHash = s
-		case kindNameHash:
-			req.NameHash = s
-		case kindOnboardedAt:
-			req.OnboardedAt = s
-		case kindAccountStatus:
-			req.AccountStatus = s
-		case kindEntityType:
-			req.EntityType = s
-		}
+		setField(req, fieldKind(i)+kindExternalID, s)
 	}
 	return nil
+}
+
+// setField points req's field of kind k to s; reference_id and email,
+// which are no field of their own, set nothing.
+func setField(req *profile.Request, k fieldKind, s *string) {
+	switch k {
+	case kindExternalID:
+		req.ExternalID = s
+	case kindName:
+		req.Name = s
+	case kindRelationship:
+		req.Relationship = s
+	case kindAccessType:
+		req.AccessType = s
+	case kindCountry:
+		req.Country = s
+	case kindEmailHash:
+		req.EmailHash = s
+	case kindNameHash:
+		req.NameHash = s
+	case kindOnboardedAt:
+		req.OnboardedAt = s
+	case kindAccountStatus:
+		req.AccountStatus = s
+	case kindEntityType:
+		req.EntityType = s
+	}
 }
 
 // addMetadata sets one metadata key from a --map source, which must not

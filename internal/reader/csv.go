@@ -20,10 +20,17 @@ import (
 
 // plan is where each request field comes from in a CSV record.
 type plan struct {
-	cols     []colFeed      // columns that feed a scalar field as they are
-	metadata int            // the metadata JSON column, or -1
-	metaKeys []metaColumn   // columns that set one metadata key
-	index    map[string]int // column -> index, for computed sources and filters
+	cols     []colFeed    // columns that feed a scalar field as they are
+	metadata int          // the metadata JSON column, or -1
+	metaKeys []metaColumn // columns that set one metadata key
+	// sortedMeta is metaKeys sorted by key when they are the only source
+	// of metadata and no two set one key (MapSorted); nil otherwise.
+	sortedMeta []metaColumn
+	// direct: the scalar fields come from cols alone, each from one column,
+	// and none is one parts.request derives another from (reference_id,
+	// email): a value goes to its field as it is (directCols).
+	direct bool
+	index  map[string]int // column -> index, for computed sources and filters
 }
 
 // colFeed is a column that feeds a scalar field.
@@ -168,7 +175,55 @@ func (r *Reader) planCSV(index map[string]int) error {
 	// and hashes: valid UTF-8 when the values are.
 	r.keepsUTF8 = len(r.computed) == 0 && r.plan.metadata < 0
 	r.anyField = len(r.plan.cols) > 0 || r.plan.metadata >= 0 || len(r.plan.metaKeys) > 0 || len(r.computed) > 0
+	r.plan.sortedMeta = sortedMetaKeys(r.plan, r.computed)
+	r.plan.direct = directCols(r.plan.cols, r.computed)
 	return nil
+}
+
+// directCols reports whether a record's values may go to their fields as
+// they are, with no parts to gather them in: no --map computes a field,
+// no two columns feed one field (which must then agree), and none feeds
+// reference_id or email, which parts.request turns into external_id and
+// email_hash.
+func directCols(cols []colFeed, computed []mapped) bool {
+	if len(computed) > 0 {
+		return false
+	}
+	var fed [nScalar]bool
+	for _, c := range cols {
+		i, ok := c.kind.scalar()
+		if !ok || fed[i] || c.kind == kindReferenceID || c.kind == kindEmail {
+			return false
+		}
+		fed[i] = true
+	}
+	return true
+}
+
+// sortedMetaKeys returns the columns that set a metadata key, sorted by
+// key, when nothing else sets metadata (no JSON column, no computed key)
+// and no two set the same key; nil otherwise. A request's metadata are
+// then those of its columns that are not empty, in that order.
+func sortedMetaKeys(pl plan, computed []mapped) []metaColumn {
+	if pl.metadata >= 0 {
+		return nil
+	}
+	for _, mf := range computed {
+		if mf.field.kind == kindMetadataKey {
+			return nil
+		}
+	}
+	keys := slices.Clone(pl.metaKeys)
+	slices.SortFunc(keys, func(a, b metaColumn) int { return strings.Compare(a.key, b.key) })
+	for i := 1; i < len(keys); i++ {
+		if keys[i].key == keys[i-1].key {
+			return nil
+		}
+	}
+	if keys == nil {
+		keys = []metaColumn{}
+	}
+	return keys
 }
 
 // listColumns renders a header for a message, shortened when it is wide.
@@ -238,7 +293,7 @@ func (r *Reader) nextCSV() (Record, error) {
 	}
 	out := Record{Line: raw.Line, Fields: fields, CSV: raw.CSV, Problem: raw.Problem}
 	if out.Problem == nil {
-		out.Request, out.Problem = r.request(raw.Values, slots(all[n:]))
+		out.Request, out.Problem = r.request(raw.Values, slots(all[n:]), nil)
 	}
 	return out, nil
 }
@@ -288,6 +343,22 @@ func (r *Reader) NextRaw() (Raw, error) {
 	return raw, err
 }
 
+// NextRawIn is NextRaw with the record's text kept in *arena, appended to
+// it, rather than in a string allocated for the record: the strings of
+// Values and CSV point into *arena's bytes, and stay as they are for as
+// long as the caller leaves those bytes (from the length *arena had) as
+// they are. A caller that reads records in batches gives each batch an
+// arena, and reuses it from its start once nothing refers to the batch's
+// records any more: the reader then allocates nothing for a record, and
+// the collector has nothing to collect. A record csv splits (one with a
+// CR, or a quote out of place) still has strings of its own.
+func (r *Reader) NextRawIn(arena *[]byte) (Raw, error) {
+	r.arena, r.mark = arena, len(*arena)
+	raw, err := r.NextRaw()
+	r.arena = nil
+	return raw, err
+}
+
 // nextRaw reads the next CSV record that the filters keep.
 func (r *Reader) nextRaw() (Raw, error) {
 	if r.header == nil {
@@ -304,6 +375,10 @@ func (r *Reader) nextRaw() (Raw, error) {
 				return out, nil
 			}
 			r.filtered.Add(1)
+			if r.arena != nil {
+				// Nothing refers to the record the filters dropped.
+				*r.arena = (*r.arena)[:r.mark]
+			}
 			sp, err = r.nextSpan()
 			continue
 		}
@@ -373,7 +448,30 @@ func (r *Reader) Map(values []string, room *Room) (profile.Request, *profile.Pro
 	if room == nil {
 		room = new(Room)
 	}
-	return r.request(values, slots(room.s[:]))
+	return r.request(values, slots(room.s[:]), nil)
+}
+
+// SortsMetadata reports whether MapSorted may be called: the input is CSV
+// and each metadata key comes from one column of its own, with no
+// metadata JSON column and no --map that computes a key.
+func (r *Reader) SortsMetadata() bool {
+	return r.format == FormatCSV && r.plan.sortedMeta != nil
+}
+
+// MapSorted is Map with the request's metadata appended to md, sorted by
+// key, the keys distinct, and req.Metadata left nil: what Map would put in
+// req.Metadata, without a map to fill, iterate and sort. The caller reads
+// the metadata from md (profile.Request.AppendValidBodySorted). It may be
+// called only when SortsMetadata.
+func (r *Reader) MapSorted(values []string, room *Room, md []profile.Field) (profile.Request, []profile.Field, *profile.Problem) {
+	if r.plan.sortedMeta == nil {
+		panic("reader: MapSorted when the metadata cannot be sorted by column")
+	}
+	if room == nil {
+		room = new(Room)
+	}
+	req, p := r.request(values, slots(room.s[:]), &md)
+	return req, md, p
 }
 
 // fieldSlab is how many Fields fieldSpace allocates at once: one
@@ -393,10 +491,24 @@ func (r *Reader) fieldSpace(k int) []profile.Field {
 }
 
 // request maps a record with as many values as the header has columns to
-// a request, whose strings are those of values or kept in sl. It only reads
-// the reader's plan, so it is safe for concurrent use (Map).
-func (r *Reader) request(values []string, sl slots) (profile.Request, *profile.Problem) {
+// a request, whose strings are those of values or kept in sl; its metadata
+// are appended to *md, sorted, when md is not nil (MapSorted). It only
+// reads the reader's plan, so it is safe for concurrent use (Map).
+func (r *Reader) request(values []string, sl slots, md *[]profile.Field) (profile.Request, *profile.Problem) {
 	var req profile.Request
+	if r.plan.direct {
+		for _, c := range r.plan.cols {
+			if v := values[c.col]; v != "" {
+				if sl == nil {
+					sl = newSlots() // one allocation for every string field
+				}
+				s := sl.at(slotOf(c.kind))
+				*s = v
+				setField(&req, c.kind, s)
+			}
+		}
+		return r.metadata(req, values, nil, nil, md)
+	}
 	var p parts
 	for _, c := range r.plan.cols {
 		if v := values[c.col]; v != "" {
@@ -427,6 +539,20 @@ func (r *Reader) request(values []string, sl slots) (profile.Request, *profile.P
 	}
 	if prob := p.request(&req, sl); prob != nil {
 		return profile.Request{}, prob
+	}
+	return r.metadata(req, values, metaVals, metaFrom, md)
+}
+
+// metadata sets req's metadata from the record's values and the computed
+// keys, metaVals (set by metaFrom), as request does.
+func (r *Reader) metadata(req profile.Request, values []string, metaVals []profile.Field, metaFrom []string, md *[]profile.Field) (profile.Request, *profile.Problem) {
+	if md != nil {
+		for _, mc := range r.plan.sortedMeta {
+			if v := values[mc.col]; v != "" {
+				*md = append(*md, profile.Field{Name: mc.key, Value: v})
+			}
+		}
+		return req, nil
 	}
 	hasJSON := false
 	jsonName := ""

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/provision/provision/internal/csvcell"
 )
@@ -112,7 +113,7 @@ func (r *Reader) splitFields(text []byte) (ok bool) {
 	r.spans = spans
 	fields := r.fields[:0]
 	if !doubled {
-		str := string(body)
+		str := r.keep(body)
 		for _, f := range spans {
 			fields = append(fields, str[f.start:f.end])
 		}
@@ -148,7 +149,7 @@ func (r *Reader) splitFields(text []byte) (ok bool) {
 		spans[i].end = len(buf)
 	}
 	r.unquoted = buf
-	str := string(buf)
+	str := r.keep(buf)
 	start := from
 	for _, f := range spans {
 		fields = append(fields, str[start:f.end])
@@ -159,6 +160,17 @@ func (r *Reader) splitFields(text []byte) (ok bool) {
 		r.canonical = str[:from]
 	}
 	return true
+}
+
+// keep returns b as a string of its own: appended to the arena of
+// NextRawIn, or, outside it, a new one.
+func (r *Reader) keep(b []byte) string {
+	if r.arena == nil || len(b) == 0 {
+		return string(b)
+	}
+	a := append(*r.arena, b...)
+	*r.arena = a
+	return unsafe.String(&a[len(a)-len(b)], len(b))
 }
 
 // plainCell reports whether an unquoted field, not empty, is written as it

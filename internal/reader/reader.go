@@ -174,6 +174,10 @@ type Reader struct {
 	validUTF8 bool            // the record splitFields split last is valid UTF-8
 	keepsUTF8 bool            // Map's strings are valid UTF-8 when the values are (Raw.ValidUTF8)
 	slab      []profile.Field // what fieldSpace has not handed out yet
+	// arena, during NextRawIn, is where splitFields keeps a record's
+	// text, from mark on; nil otherwise.
+	arena *[]byte
+	mark  int
 
 	version  profile.Version
 	mapping  Mapping

@@ -40,6 +40,10 @@ type csvWriter struct {
 	err   error
 	cells []string
 	used  []int
+	// status is the status of the last row written, and statusCell its
+	// cell: a report has few statuses, in runs.
+	status     profile.Status
+	statusCell []byte
 }
 
 // column is an input column's cell positions and its index into used.
@@ -108,20 +112,37 @@ func (cw *csvWriter) Write(r Row) error {
 		b = strconv.AppendInt(b, int64(r.Line), 10)
 	}
 	b = append(b, ',')
-	b = appendCSVCell(b, string(r.Status))
-	b = append(b, ',')
-	b = appendCSVCell(b, r.UserProfileID)
-	b = append(b, ',')
-	b = appendCSVCell(b, r.ErrorType)
-	b = append(b, ',')
-	b = appendCSVCell(b, r.ErrorMessage)
-	b = append(b, ',')
-	if r.Attempts < 0 {
-		b = append(b, '\'') // Neutralise's quote before the minus sign
+	if r.Status != cw.status {
+		cw.status, cw.statusCell = r.Status, appendCSVCell(cw.statusCell[:0], string(r.Status))
 	}
-	b = strconv.AppendInt(b, int64(r.Attempts), 10)
+	b = append(b, cw.statusCell...)
+	// Most of a row's own cells are empty, and most rows' attempts 0.
 	b = append(b, ',')
-	b = appendCSVCell(b, r.RequestID)
+	if r.UserProfileID != "" {
+		b = appendCSVCell(b, r.UserProfileID)
+	}
+	b = append(b, ',')
+	if r.ErrorType != "" {
+		b = appendCSVCell(b, r.ErrorType)
+	}
+	b = append(b, ',')
+	if r.ErrorMessage != "" {
+		b = appendCSVCell(b, r.ErrorMessage)
+	}
+	b = append(b, ',')
+	switch {
+	case r.Attempts == 0:
+		b = append(b, '0')
+	case r.Attempts < 0:
+		b = append(b, '\'') // Neutralise's quote before the minus sign
+		fallthrough
+	default:
+		b = strconv.AppendInt(b, int64(r.Attempts), 10)
+	}
+	b = append(b, ',')
+	if r.RequestID != "" {
+		b = appendCSVCell(b, r.RequestID)
+	}
 	if r.Encoded != nil {
 		b = append(b, ',')
 		b = append(b, r.Encoded...)

@@ -56,6 +56,10 @@ type ProgressOptions struct {
 // "progress" log line every Interval, otherwise nothing.
 func NewProgress(opts ProgressOptions) Progress {
 	p := &progress{start: time.Now(), total: opts.Total, estimate: opts.Estimate, counts: newCounts()}
+	p.byStatus = make(map[profile.Status]*statusCount, len(p.counts))
+	for st, n := range p.counts {
+		p.byStatus[st] = &statusCount{st, n}
+	}
 	useBar := opts.Out != nil &&
 		(opts.Mode == ProgressAlways || (opts.Mode == ProgressAuto || opts.Mode == "") && opts.IsTerminal)
 	switch {
@@ -93,6 +97,12 @@ type progress struct {
 	counts  map[profile.Status]*atomic.Int64 // one per status, made at the start
 	waiting atomic.Pointer[string]           // what the run waits for, if anything
 
+	// byStatus holds the counters of counts with their statuses, and last
+	// the one Add counted last: rows come in runs of one status, and
+	// comparing a status with the last costs less than hashing it.
+	byStatus map[profile.Status]*statusCount
+	last     atomic.Pointer[statusCount]
+
 	start    time.Time
 	total    int // read and written by the updating goroutine, then by Close
 	estimate func() int64
@@ -107,8 +117,19 @@ type progress struct {
 
 // Add implements Progress.
 func (p *progress) Add(status profile.Status) {
-	p.counts[status].Add(1) // every status has a counter: see newCounts
+	c := p.last.Load()
+	if c == nil || c.status != status {
+		c = p.byStatus[status] // every status has a counter: see newCounts
+		p.last.Store(c)
+	}
+	c.n.Add(1)
 	p.done.Add(1)
+}
+
+// statusCount is a status and its counter.
+type statusCount struct {
+	status profile.Status
+	n      *atomic.Int64
 }
 
 // Waiting implements Progress.

@@ -170,3 +170,29 @@ func TestProgressSaysWhatTheRunWaitsFor(t *testing.T) {
 		t.Errorf("still waiting after the wait: %q", out.String()[n:])
 	}
 }
+
+// Add counts each status under its own counter, whether a row's status is
+// the last row's or not.
+func TestProgressAddCountsEachStatus(t *testing.T) {
+	p := NewProgress(ProgressOptions{Mode: ProgressNever}).(*progress)
+	defer p.Close()
+	// In runs of one status, then each status in turn.
+	for i, st := range profile.Statuses() {
+		for range i {
+			p.Add(st)
+		}
+	}
+	for _, st := range profile.Statuses() {
+		p.Add(st)
+	}
+	total := int64(0)
+	for i, st := range profile.Statuses() {
+		if n := p.counts[st].Load(); n != int64(i+1) {
+			t.Errorf("%s: %d, want %d", st, n, i+1)
+		}
+		total += int64(i + 1)
+	}
+	if n := p.done.Load(); n != total {
+		t.Errorf("done %d, want %d", n, total)
+	}
+}
