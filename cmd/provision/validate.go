@@ -18,11 +18,10 @@ func validateCommand(stop context.Context, args []string, ios streams, getenv en
 	}
 	if getenv("GOGC") == "" {
 		// Validate's live heap is a few MB (its duplicate table lives
-		// outside the Go heap) and its garbage about a string a row (the
-		// rows' values and requests live in batches that go round): at
+		// outside the Go heap) and it makes little garbage (the rows'
+		// text, values and requests live in batches that go round): at
 		// main's 400 the heap idles at Go's floor and grows in steps; Go's
-		// own 100 keeps 3M rows near 57 MiB (200: 60-65) for a few
-		// hundred collections of a few ms.
+		// own 100 keeps memory flat at every size.
 		debug.SetGCPercent(100)
 	}
 	log, in, err := o.openRows(stop, ios, false)
