@@ -8,7 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // WriteFileAtomic replaces path with what write produces, so that a reader
@@ -17,9 +20,9 @@ import (
 // (a rename is atomic only within one file system), fsyncs it, sets perm,
 // renames it over path and fsyncs the directory so that the rename itself
 // survives a power loss. An error before the rename removes the temporary
-// file and leaves path as it was. A long file's writeback starts as it is
-// written (writeback), so that the final fsync waits only for its last few
-// megabytes rather than for the whole file.
+// file and leaves path as it was. A long file is written back and synced
+// as it is written (writeback), so that the final fsync waits only for its
+// last few megabytes rather than for the whole file.
 func WriteFileAtomic(path string, perm os.FileMode, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
@@ -35,11 +38,16 @@ func WriteFileAtomic(path string, perm os.FileMode, write func(io.Writer) error)
 		}
 	}()
 
-	bw := bufio.NewWriter(&writeback{f: f})
-	if err = write(bw); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	wb := &writeback{f: f}
+	bw := bufio.NewWriter(wb)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
 	}
-	if err = bw.Flush(); err != nil {
+	if serr := wb.wait(); err == nil && serr != nil {
+		err = fmt.Errorf("sync: %w", serr)
+	}
+	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err = f.Sync(); err != nil {
@@ -85,16 +93,30 @@ func syncDir(dir string) error {
 // kernel to start writing it to disk.
 const writebackChunk = 8 << 20
 
+// slowSync is how long a sync of a chunk may take before writeback stops
+// syncing as it goes: a disk that other writers keep busy makes every
+// sync wait for their data too, and writes can then stall behind them.
+const slowSync = 100 * time.Millisecond
+
 // writeback writes to f and, every writebackChunk bytes, starts the
 // writeback of what it wrote since the last time, without waiting for it
-// (startWriteback): the disk works while the file is still being
-// produced, and the fsync that ends WriteFileAtomic has little left to do.
-// It makes the file no more and no less durable: only the fsync promises
-// anything.
+// (startWriteback), and syncs the file on a goroutine of its own if no
+// sync is under way: a virtual disk's fsync persists everything written
+// since the last one, so a long file synced only at its end waits for all
+// of it (a tenth of a second for 100 MB here), and synced as it goes waits
+// only for its last chunk. Once a sync takes longer than slowSync, it
+// stops syncing as it goes. It makes the file no more and no less durable:
+// only the final fsync promises anything; a sync's error is kept and
+// returned by wait, since the kernel may report a failed write only once.
 type writeback struct {
 	f       *os.File
 	written int64 // bytes written to f
 	started int64 // bytes whose writeback has been started
+	syncing sync.WaitGroup
+	busy    atomic.Bool // a sync is under way
+	slow    atomic.Bool // a sync took longer than slowSync: no more of them
+	mu      sync.Mutex
+	err     error // the first error of a sync
 }
 
 func (w *writeback) Write(p []byte) (int, error) {
@@ -103,6 +125,34 @@ func (w *writeback) Write(p []byte) (int, error) {
 	if w.written-w.started >= writebackChunk {
 		startWriteback(w.f, w.started, w.written-w.started)
 		w.started = w.written
+		if !w.slow.Load() && w.busy.CompareAndSwap(false, true) {
+			w.syncing.Add(1)
+			go w.sync()
+		}
 	}
 	return n, err
+}
+
+func (w *writeback) sync() {
+	defer w.syncing.Done()
+	defer w.busy.Store(false)
+	start := time.Now()
+	if err := w.f.Sync(); err != nil {
+		w.mu.Lock()
+		if w.err == nil {
+			w.err = err
+		}
+		w.mu.Unlock()
+	}
+	if time.Since(start) > slowSync {
+		w.slow.Store(true)
+	}
+}
+
+// wait waits for the sync under way and returns the first error of any.
+func (w *writeback) wait() error {
+	w.syncing.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
 }
