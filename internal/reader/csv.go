@@ -334,12 +334,7 @@ func (r *Reader) NextRaw() (Raw, error) {
 		return Raw{}, r.err
 	}
 	raw, err := r.nextRaw()
-	if err != nil {
-		r.err = err
-	} else {
-		r.read.Add(1)
-		r.pos.Store(r.src.n - int64(r.raw.Buffered()))
-	}
+	r.took(err)
 	return raw, err
 }
 

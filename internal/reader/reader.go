@@ -251,13 +251,19 @@ func (r *Reader) Next() (Record, error) {
 	} else {
 		rec, err = r.nextCSV()
 	}
+	r.took(err)
+	return rec, err
+}
+
+// took ends a read: an error sticks, so every later read returns it; a
+// record is counted, and the input read up to it, for Position.
+func (r *Reader) took(err error) {
 	if err != nil {
 		r.err = err
-	} else {
-		r.read.Add(1)
-		r.pos.Store(r.src.n - int64(r.raw.Buffered()))
+		return
 	}
-	return rec, err
+	r.read.Add(1)
+	r.pos.Store(r.src.n - int64(r.raw.Buffered()))
 }
 
 // Position returns how many records Next has returned so far and how many
