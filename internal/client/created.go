@@ -185,15 +185,7 @@ func (it *item) brief() (ext []byte, ok bool) {
 
 // items passes over an array of objects, reading each as an item.
 func (s *scanner) items(out []item) ([]item, bool) {
-	if !s.byte('[') {
-		return nil, false
-	}
-	s.space()
-	if s.byte(']') {
-		return out, true
-	}
-	for {
-		s.space()
+	if !s.elements(0, func() bool {
 		it := item{start: s.i}
 		details := 0
 		if !s.members(1, func(key []byte, plain bool) bool {
@@ -219,18 +211,15 @@ func (s *scanner) items(out []item) ([]item, bool) {
 			}
 			return s.track(key, plain, 2, named{"id", &it.id}, named{"created_at", &it.at}, named{"external_id", &it.ext})
 		}) {
-			return nil, false
+			return false
 		}
 		it.end = s.i
 		out = append(out, it)
-		s.space()
-		if s.byte(']') {
-			return out, true
-		}
-		if !s.byte(',') {
-			return nil, false
-		}
+		return true
+	}) {
+		return nil, false
 	}
+	return out, true
 }
 
 // field is what a scan learned of one member it reads: its string, if it
@@ -321,6 +310,31 @@ func (s *scanner) members(depth int, value func(key []byte, plain bool) bool) bo
 		}
 		s.space()
 		if s.byte('}') {
+			return true
+		}
+		if !s.byte(',') {
+			return false
+		}
+	}
+}
+
+// elements walks the array at the cursor: for each element it calls value
+// with the cursor at the element, which value must pass over.
+func (s *scanner) elements(depth int, value func() bool) bool {
+	if depth > maxDepth || !s.byte('[') {
+		return false
+	}
+	s.space()
+	if s.byte(']') {
+		return true
+	}
+	for {
+		s.space()
+		if !value() {
+			return false
+		}
+		s.space()
+		if s.byte(']') {
 			return true
 		}
 		if !s.byte(',') {
@@ -457,40 +471,10 @@ func (s *scanner) skip(depth int) bool {
 	case '"':
 		v, _ := s.str()
 		return v != nil
-	case '{', '[':
-		open := s.b[s.i]
-		closer := byte('}')
-		if open == '[' {
-			closer = ']'
-		}
-		s.i++
-		s.space()
-		if s.byte(closer) {
-			return true
-		}
-		for {
-			s.space()
-			if open == '{' {
-				if k, _ := s.str(); k == nil {
-					return false
-				}
-				s.space()
-				if !s.byte(':') {
-					return false
-				}
-				s.space()
-			}
-			if !s.skip(depth + 1) {
-				return false
-			}
-			s.space()
-			if s.byte(closer) {
-				return true
-			}
-			if !s.byte(',') {
-				return false
-			}
-		}
+	case '{':
+		return s.members(depth, func([]byte, bool) bool { return s.skip(depth + 1) })
+	case '[':
+		return s.elements(depth, func() bool { return s.skip(depth + 1) })
 	}
 	start := s.i
 	for s.i < len(s.b) {
@@ -503,11 +487,11 @@ func (s *scanner) skip(depth int) bool {
 	if s.i == start {
 		return false
 	}
-	return literal(s.b[start:s.i])
+	return scalar(s.b[start:s.i])
 }
 
-// literal reports whether w is true, false, null or a number.
-func literal(w []byte) bool {
+// scalar reports whether w is true, false, null or a number.
+func scalar(w []byte) bool {
 	switch string(w) {
 	case "true", "false", "null":
 		return true
