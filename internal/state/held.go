@@ -83,34 +83,53 @@ func (h *held) record(k int64, o Outcome) bool {
 // The caller holds s.mu.
 func (s *Store) writeHeld(all bool) error {
 	h := &s.held
-	if len(h.order) == 0 {
+	// The rows ready in input order: the front of the queue.
+	n := 0
+	for n < len(h.order) && (all || h.rows[h.order[n]].done) {
+		n++
+	}
+	if n == 0 && (all || h.waiting <= maxWaiting) {
 		return nil
 	}
 	if err := s.begin(); err != nil {
 		return err
 	}
-	spill := all || h.waiting > maxWaiting
+	for i, k := range h.order[:n] {
+		if err := s.writeHeldOne(k); err != nil {
+			h.order = h.order[i:]
+			return err
+		}
+	}
+	h.order = h.order[n:]
+	if h.waiting <= maxWaiting {
+		return nil
+	}
+	// Too many wait behind a row in flight: write them out of order.
 	kept := h.order[:0]
 	for i, k := range h.order {
-		r := h.rows[k]
-		if !r.done && !all {
-			if !spill {
-				kept = append(kept, h.order[i:]...)
-				break
-			}
+		if !h.rows[k].done {
 			kept = append(kept, k)
 			continue
 		}
-		if err := s.writeHeldRow(k, r); err != nil {
+		if err := s.writeHeldOne(k); err != nil {
 			h.order = append(kept, h.order[i:]...)
 			return err
 		}
-		delete(h.rows, k)
-		if r.done {
-			h.waiting--
-		}
 	}
 	h.order = kept
+	return nil
+}
+
+// writeHeldOne writes held row k and lets it go.
+func (s *Store) writeHeldOne(k int64) error {
+	r := s.held.rows[k]
+	if err := s.writeHeldRow(k, r); err != nil {
+		return err
+	}
+	delete(s.held.rows, k)
+	if r.done {
+		s.held.waiting--
+	}
 	return nil
 }
 

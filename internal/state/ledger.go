@@ -268,7 +268,8 @@ func (s *Store) RecordAll(runID int64, outcomes []Outcome) error {
 			return err
 		}
 	}
-	return nil
+	// The held rows these outcomes made ready are written once, together.
+	return s.writeHeld(false)
 }
 
 func (s *Store) recordLocked(runID int64, o Outcome) error {
@@ -306,7 +307,7 @@ func (s *Store) recordLocked(runID int64, o Outcome) error {
 		return nil // an entry no row of this run names (see PendingOutside)
 	}
 	if s.held.record(rowKey(runID, o.Seq), o) {
-		return s.writeHeld(false)
+		return nil // written by RecordAll, in input order
 	}
 	s.idBuf = packID(s.idBuf, o.ProfileID)
 	s.ridBuf = packID(s.ridBuf, o.RequestID)
