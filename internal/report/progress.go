@@ -56,10 +56,6 @@ type ProgressOptions struct {
 // "progress" log line every Interval, otherwise nothing.
 func NewProgress(opts ProgressOptions) Progress {
 	p := &progress{start: time.Now(), total: opts.Total, estimate: opts.Estimate, counts: newCounts()}
-	p.byStatus = make(map[profile.Status]*statusCount, len(p.counts))
-	for st, n := range p.counts {
-		p.byStatus[st] = &statusCount{st, n}
-	}
 	useBar := opts.Out != nil &&
 		(opts.Mode == ProgressAlways || (opts.Mode == ProgressAuto || opts.Mode == "") && opts.IsTerminal)
 	switch {
@@ -82,10 +78,10 @@ func NewProgress(opts ProgressOptions) Progress {
 
 // newCounts makes a counter for every status, so Add never meets one it
 // does not know.
-func newCounts() map[profile.Status]*atomic.Int64 {
-	m := make(map[profile.Status]*atomic.Int64, len(profile.Statuses()))
+func newCounts() map[profile.Status]*statusCount {
+	m := make(map[profile.Status]*statusCount, len(profile.Statuses()))
 	for _, st := range profile.Statuses() {
-		m[st] = new(atomic.Int64)
+		m[st] = &statusCount{status: st}
 	}
 	return m
 }
@@ -94,14 +90,13 @@ func newCounts() map[profile.Status]*atomic.Int64 {
 // never waits for drawing or logging, which one goroutine does on a ticker.
 type progress struct {
 	done    atomic.Int64
-	counts  map[profile.Status]*atomic.Int64 // one per status, made at the start
-	waiting atomic.Pointer[string]           // what the run waits for, if anything
+	counts  map[profile.Status]*statusCount // one per status, made at the start
+	waiting atomic.Pointer[string]          // what the run waits for, if anything
 
-	// byStatus holds the counters of counts with their statuses, and last
-	// the one Add counted last: rows come in runs of one status, and
-	// comparing a status with the last costs less than hashing it.
-	byStatus map[profile.Status]*statusCount
-	last     atomic.Pointer[statusCount]
+	// last is the counter Add counted last: rows come in runs of one
+	// status, and comparing a status with the last costs less than
+	// hashing it.
+	last atomic.Pointer[statusCount]
 
 	start    time.Time
 	total    int // read and written by the updating goroutine, then by Close
@@ -119,7 +114,7 @@ type progress struct {
 func (p *progress) Add(status profile.Status) {
 	c := p.last.Load()
 	if c == nil || c.status != status {
-		c = p.byStatus[status] // every status has a counter: see newCounts
+		c = p.counts[status] // every status has a counter: see newCounts
 		p.last.Store(c)
 	}
 	c.n.Add(1)
@@ -129,7 +124,7 @@ func (p *progress) Add(status profile.Status) {
 // statusCount is a status and its counter.
 type statusCount struct {
 	status profile.Status
-	n      *atomic.Int64
+	n      atomic.Int64
 }
 
 // Waiting implements Progress.
@@ -197,7 +192,7 @@ func (p *progress) logLine(logger *slog.Logger) {
 	}
 	for _, st := range profile.Statuses() {
 		// The statuses of a run are always logged; those of a sync only once they occur.
-		if n := p.counts[st].Load(); n > 0 || !syncOnly(st) {
+		if n := p.counts[st].n.Load(); n > 0 || !syncOnly(st) {
 			attrs = append(attrs, slog.Int64(string(st), n))
 		}
 	}
@@ -250,7 +245,7 @@ func (p *progress) drawBar() {
 func (p *progress) describe() string {
 	var parts []string
 	for _, st := range profile.Statuses() {
-		if n := p.counts[st].Load(); n > 0 {
+		if n := p.counts[st].n.Load(); n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, st))
 		}
 	}

@@ -187,7 +187,7 @@ func TestProgressAddCountsEachStatus(t *testing.T) {
 	}
 	total := int64(0)
 	for i, st := range profile.Statuses() {
-		if n := p.counts[st].Load(); n != int64(i+1) {
+		if n := p.counts[st].n.Load(); n != int64(i+1) {
 			t.Errorf("%s: %d, want %d", st, n, i+1)
 		}
 		total += int64(i + 1)
