@@ -78,14 +78,21 @@ func (p *parts) request(req *profile.Request, sl slots) *profile.Problem {
 		if !set || i == ref {
 			continue
 		}
-		if sl == nil {
-			sl = newSlots() // one allocation for every string field
-		}
-		s := sl.at(i)
-		*s = p.val[i]
-		setField(req, fieldKind(i)+kindExternalID, s)
+		sl = sl.set(req, fieldKind(i)+kindExternalID, p.val[i])
 	}
 	return nil
+}
+
+// set keeps v in sl, made when nil (one allocation for every string
+// field), points req's field of kind k to it, and returns sl.
+func (sl slots) set(req *profile.Request, k fieldKind, v string) slots {
+	if sl == nil {
+		sl = newSlots()
+	}
+	s := sl.at(slotOf(k))
+	*s = v
+	setField(req, k, s)
+	return sl
 }
 
 // setField points req's field of kind k to s; reference_id and email,

@@ -494,12 +494,7 @@ func (r *Reader) request(values []string, sl slots, md *[]profile.Field) (profil
 	if r.plan.direct {
 		for _, c := range r.plan.cols {
 			if v := values[c.col]; v != "" {
-				if sl == nil {
-					sl = newSlots() // one allocation for every string field
-				}
-				s := sl.at(slotOf(c.kind))
-				*s = v
-				setField(&req, c.kind, s)
+				sl = sl.set(&req, c.kind, v)
 			}
 		}
 		return r.metadata(req, values, nil, nil, md)
